@@ -1,0 +1,42 @@
+# rerofs top-level Makefile. `make` builds rerofs.ko against the cached test kernel.
+# Other targets: setup, kernel, module, test-format, check, demo, clean.
+SHELL := /bin/bash
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+ENV := . $(TOP)/scripts/env.sh
+
+.PHONY: all module setup kernel test-format selftest check demo clean fmt
+
+all: module
+
+setup:
+	@bash scripts/setup-host.sh
+
+kernel: setup
+	@bash scripts/build-kernel.sh >/dev/null
+
+# KDIR may be given; otherwise the cached test kernel is used (built if missing).
+module: kernel
+	@$(ENV); kdir=$${KDIR:-$$(rero_kdir)}; \
+	$(MAKE) -s -C "$$kdir" M=$(TOP) "$${KMAKE_ARGS[@]}" modules 2>&1 | tee $(TOP)/.module-build.log; \
+	test $${PIPESTATUS[0]} = 0 || exit 1; \
+	if grep -qiE 'warning' $(TOP)/.module-build.log; then echo "module: build has warnings" >&2; exit 1; fi; \
+	echo "module: $(TOP)/rerofs.ko"
+
+test-format:
+	@cd rust/format && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$$PATH cargo test -q 2>&1 | tail -n 20
+
+selftest: module
+	@bash selftests/run.sh
+
+check:
+	@bash scripts/check.sh
+
+demo: module
+	@bash scripts/demo.sh
+
+fmt:
+	@$(ENV); rustfmt --edition 2021 --config-path "$$(rero_kdir)/../src-"*/.rustfmt.toml rust/*.rs; cd rust/format && cargo fmt
+
+clean:
+	@$(ENV); kdir=$$(rero_kdir); [ -d "$$kdir" ] && $(MAKE) -s -C "$$kdir" M=$(TOP) "$${KMAKE_ARGS[@]}" clean || true
+	rm -rf build .module-build.log

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `readdir` (`erofs_readdir`): directory positions are byte offsets of dirents.
+
+use kernel::prelude::*;
+
+use crate::data::read_block;
+use crate::format::dir::{file_type, DirBlock, DIRENT_SIZE};
+use crate::format::BLOCK_SIZE;
+use crate::inode::report;
+use crate::vfs::{DirEmitter, Inode};
+
+/// Converts a dirent `file_type` to a `DT_*` value.
+pub(crate) fn dtype(ft: u8) -> u32 {
+    match ft {
+        file_type::REG => 8,
+        file_type::DIR => 4,
+        file_type::CHRDEV => 2,
+        file_type::BLKDEV => 6,
+        file_type::FIFO => 1,
+        file_type::SOCK => 12,
+        file_type::SYMLINK => 10,
+        _ => 0,
+    }
+}
+
+/// Emits the directory's entries from the emitter's position on.
+pub(crate) fn readdir(dir: &Inode, emitter: &mut DirEmitter<'_>) -> Result {
+    let sbi = dir.sb().info();
+    let ii = dir.info()?;
+    let size = ii.disk.size;
+    let mut buf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+    loop {
+        let pos = u64::try_from(emitter.pos()).map_err(|_| EINVAL)?;
+        if pos >= size {
+            return Ok(());
+        }
+        let index = pos / BLOCK_SIZE as u64;
+        let block_start = index * BLOCK_SIZE as u64;
+        let len = read_block(sbi, ii, index, &mut buf)?;
+        let block = DirBlock::new(buf.get(..len).ok_or(EINVAL)?)
+            .map_err(|e| report(sbi, ii.disk.nid, &e))?;
+        // Resume at the first dirent at or after the position (as EROFS does).
+        let first = ((pos - block_start) as usize).div_ceil(DIRENT_SIZE);
+        for i in first..block.len() {
+            let d = block.get(i).map_err(|e| report(sbi, ii.disk.nid, &e))?;
+            emitter.set_pos((block_start + (i * DIRENT_SIZE) as u64) as i64);
+            if !emitter.emit(d.name, d.nid, dtype(d.file_type)) {
+                return Ok(());
+            }
+        }
+        emitter.set_pos((block_start + BLOCK_SIZE as u64) as i64);
+    }
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers for rerofs: only what Rust cannot reach through kernel::bindings in
+ * 6.12 (static inlines, macros, and fs_context, whose header bindgen does not see).
+ */
+#ifndef _RERO_HELPERS_H
+#define _RERO_HELPERS_H
+
+#include <linux/types.h>
+
+struct file_system_type;
+struct fs_context;
+struct super_block;
+struct folio;
+struct file;
+struct dentry;
+
+/* Implemented in Rust (rust/vfs.rs). */
+int rerofs_fill_super(struct super_block *sb, const char *source, int silent);
+
+/* Implemented in C (rust/rerofs_helpers.c). */
+int rerofs_init_fs_context(struct fs_context *fc);
+loff_t rerofs_file_size(struct file *file);
+umode_t rerofs_file_mode(struct file *file);
+const unsigned char *rerofs_dentry_name(const struct dentry *dentry, u32 *len);
+loff_t rerofs_folio_pos(struct folio *folio);
+size_t rerofs_folio_size(struct folio *folio);
+void *rerofs_kmap_local_folio(struct folio *folio, size_t offset);
+void rerofs_kunmap_local(const void *addr);
+void rerofs_folio_end_read(struct folio *folio, bool success);
+bool rerofs_ratelimit(void);
+void rerofs_sb_set_readonly(struct super_block *sb);
+struct inode *rerofs_folio_inode(struct folio *folio);
+struct kstatfs;
+void rerofs_fill_statfs(struct kstatfs *buf, u32 magic, u64 blocks, u64 files,
+			u32 fsid0, u32 fsid1);
+#endif

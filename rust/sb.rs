@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mounting: open the image, validate the superblock, load the root.
+
+use kernel::prelude::*;
+use kernel::str::{BStr, CStr};
+
+use crate::format::{self, superblock::SuperBlock as DiskSuper, BLOCK_SIZE};
+use crate::vfs::{self, BackingFile, NewSuperBlock, StatFs, SuperBlock, SuperParams};
+
+/// Longest image name kept for messages.
+const NAME_MAX: usize = 64;
+
+/// Per-mount state (`s_fs_info`).
+pub(crate) struct SbInfo {
+    /// The image.
+    pub(crate) file: BackingFile,
+    /// Its validated superblock.
+    pub(crate) disk: DiskSuper,
+    /// Size of the image in bytes.
+    pub(crate) image_size: u64,
+    name: KVec<u8>,
+}
+
+impl SbInfo {
+    /// The image's name (the end of its path), for messages.
+    pub(crate) fn name(&self) -> &BStr {
+        BStr::from_bytes(&self.name)
+    }
+}
+
+/// Keeps the last `NAME_MAX` bytes of `path`.
+fn short_name(path: &[u8]) -> Result<KVec<u8>> {
+    let start = path.len().saturating_sub(NAME_MAX);
+    let mut v = KVec::new();
+    v.extend_from_slice(path.get(start..).unwrap_or(path), GFP_KERNEL)?;
+    Ok(v)
+}
+
+/// Maps a format error to its errno.
+pub(crate) fn errno(e: &format::Error) -> Error {
+    match e.errno_kind() {
+        format::error::ErrorKind::NotOurs => EINVAL,
+        format::error::ErrorKind::Unsupported => vfs::eopnotsupp(),
+        format::error::ErrorKind::Corrupted => vfs::efscorrupted(),
+    }
+}
+
+/// Sets up a new superblock for the image at `source`.
+pub(crate) fn fill_super(new: NewSuperBlock, source: &CStr, silent: bool) -> Result {
+    let name = short_name(source.as_bytes())?;
+    let shown = BStr::from_bytes(&name);
+    let file = BackingFile::open(source).inspect_err(|e| {
+        pr_err!("({}): cannot open image: {:?}\n", shown, e);
+    })?;
+    if !file.is_file_or_bdev() {
+        pr_err!("({}): not a regular file or block device\n", shown);
+        return Err(EINVAL);
+    }
+    let image_size = file.size();
+    if image_size < BLOCK_SIZE as u64 {
+        if !silent {
+            pr_err!("({}): image of {} bytes is too small\n", shown, image_size);
+        }
+        return Err(EINVAL);
+    }
+    let mut block0 = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+    file.read_exact_at(0, &mut block0)?;
+    let disk = DiskSuper::parse(&block0).map_err(|e| {
+        if !silent || e.errno_kind() != format::error::ErrorKind::NotOurs {
+            pr_err!("({}): {}\n", shown, e);
+        }
+        errno(&e)
+    })?;
+    if disk.image_bytes() > image_size {
+        pr_err!(
+            "({}): image is truncated: the superblock says {} bytes, the image has {}\n",
+            shown,
+            disk.image_bytes(),
+            image_size
+        );
+        return Err(vfs::efscorrupted());
+    }
+    let root_nid = disk.root_nid;
+    let info = KBox::new(
+        SbInfo {
+            file,
+            disk,
+            image_size,
+            name,
+        },
+        GFP_KERNEL,
+    )?;
+    let params = SuperParams {
+        magic: format::SUPER_MAGIC,
+    };
+    let sb = new.init(&params, info);
+    let root = crate::inode::iget(sb.sb(), root_nid)?;
+    if !root.info()?.is_dir() {
+        pr_err!("({}): root inode {} is not a directory\n", sb.sb().info().name(), root_nid);
+        return Err(vfs::efscorrupted());
+    }
+    sb.set_root(root)?;
+    Ok(())
+}
+
+/// What `statfs` reports for `sb`.
+pub(crate) fn statfs(sb: &SuperBlock) -> StatFs {
+    let d = &sb.info().disk;
+    let u = d.uuid;
+    StatFs {
+        magic: format::SUPER_MAGIC,
+        blocks: d.blocks.into(),
+        files: d.inos,
+        fsid: [
+            u32::from_le_bytes([u[0], u[1], u[2], u[3]]) ^ u32::from_le_bytes([u[8], u[9], u[10], u[11]]),
+            u32::from_le_bytes([u[4], u[5], u[6], u[7]]) ^ u32::from_le_bytes([u[12], u[13], u[14], u[15]]),
+        ],
+    }
+}

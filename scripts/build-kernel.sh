@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Build (or reuse) the test kernel: Debian's linux-source-6.12 configured with
+# kernel/rerofs.config over allnoconfig, built with LLVM=-14 and Debian's
+# rustc-web. The build lives in $RERO_CACHE/kernel/<pkgversion>-<confighash>/
+# and is reused while the source package, fragment and toolchain are unchanged.
+# Prints the build directory on its last line.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+KDIR=$(rero_kdir)
+if [ -f "$KDIR/.rerofs-built" ]; then
+	echo "kernel: cached build $KDIR" >&2
+	echo "$KDIR"
+	exit 0
+fi
+SRC=$RERO_CACHE/kernel/src-$(dpkg-query -W -f='${Version}' linux-source-${KVER_PKG})
+if ! [ -f "$SRC/.rerofs-unpacked" ]; then
+	echo "kernel: unpacking $KSRC_TAR" >&2
+	rm -rf "$SRC" && mkdir -p "$SRC"
+	tar -xf "$KSRC_TAR" -C "$SRC" --strip-components=1
+	touch "$SRC/.rerofs-unpacked"
+fi
+rm -rf "$KDIR" && mkdir -p "$KDIR"
+log=$KDIR/build.log
+echo "kernel: building in $KDIR (log: $log); about 9 min on 2 cores" >&2
+start=$(date +%s)
+{
+	make -C "$SRC" O="$KDIR" "${KMAKE_ARGS[@]}" rustavailable
+	make -C "$SRC" O="$KDIR" "${KMAKE_ARGS[@]}" allnoconfig
+	"$SRC/scripts/kconfig/merge_config.sh" -m -O "$KDIR" "$KDIR/.config" "$RERO_TOP/kernel/rerofs.config"
+	make -C "$SRC" O="$KDIR" "${KMAKE_ARGS[@]}" olddefconfig
+} >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
+# Every symbol the fragment sets must have survived olddefconfig.
+bad=0
+while read -r line; do
+	sym=${line%%=*}
+	have=$(grep -E "^$sym=|^# $sym is not set" "$KDIR/.config" || true)
+	if [ "$have" != "$line" ]; then echo "kernel: config $line became '${have:-absent}'" >&2; bad=1; fi
+done < <(grep -E '^CONFIG_[A-Z0-9_]+=' "$RERO_TOP/kernel/rerofs.config")
+[ $bad = 0 ] || exit 1
+if ! make -C "$SRC" O="$KDIR" "${KMAKE_ARGS[@]}" -j"$(nproc)" all >>"$log" 2>&1; then
+	tail -40 "$log" >&2
+	exit 1
+fi
+touch "$KDIR/.rerofs-built"
+echo "kernel: built in $(( $(date +%s) - start )) s" >&2
+echo "$KDIR"

@@ -1,0 +1,21 @@
+# Shared environment for rerofs build scripts. Source it; it prints nothing.
+# Everything cached lives outside the checkout, under $RERO_CACHE.
+: "${RERO_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/rerofs}"
+RERO_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KVER_PKG=6.12
+KSRC_TAR=/usr/src/linux-source-${KVER_PKG}.tar.xz
+BINDGEN_VERSION=0.69.5
+BINDGEN=$RERO_CACHE/tools/bin/bindgen
+VENV=$RERO_CACHE/venv
+# The kernel is built with Debian's rustc-web (matched with rust-web-src), never rustup's.
+KMAKE_ARGS=(LLVM=-14 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc HOSTRUSTC=/usr/bin/rustc "BINDGEN=$BINDGEN")
+# Cache key: the source package version and the config fragment + build flags.
+rero_kernel_key() {
+	local ver
+	ver=$(dpkg-query -W -f='${Version}' linux-source-${KVER_PKG} 2>/dev/null || echo unknown)
+	local h
+	h=$( { cat "$RERO_TOP/kernel/rerofs.config"; echo "${KMAKE_ARGS[*]}"; dpkg-query -W -f='${Version}' rustc-web 2>/dev/null; } | sha256sum | cut -c1-16)
+	echo "${ver}-${h}"
+}
+rero_kdir() { echo "$RERO_CACHE/kernel/$(rero_kernel_key)"; }
+export PATH=$RERO_CACHE/tools/bin:$VENV/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

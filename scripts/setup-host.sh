@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install everything rerofs needs on a Debian 12 machine. Idempotent; quiet when
+# everything is already present. Needs root (apt) the first time.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+PKGS=(rustc-web rust-web-src rustfmt-web cargo-web linux-source-6.12
+	build-essential flex bison bc libelf-dev libssl-dev cpio kmod
+	clang-14 lld-14 llvm-14 libclang-dev qemu-system-x86 erofs-utils fsverity keyutils
+	busybox-static attr udev python3-venv util-linux openssl xz-utils)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# rustc-web and rust-web-src must be the same version: the kernel compiles core from that source.
+a=$(dpkg-query -W -f='${Version}' rustc-web); b=$(dpkg-query -W -f='${Version}' rust-web-src)
+if [ "$a" != "$b" ]; then
+	echo "setup: rustc-web $a and rust-web-src $b differ; install matching versions" >&2
+	exit 1
+fi
+
+mkdir -p "$RERO_CACHE/tools"
+if ! [ -x "$BINDGEN" ] || ! "$BINDGEN" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
+	echo "setup: building bindgen-cli $BINDGEN_VERSION from crates.io"
+	CARGO_HOME=$RERO_CACHE/cargo-home /usr/bin/cargo install -q bindgen-cli \
+		--version "$BINDGEN_VERSION" --locked --root "$RERO_CACHE/tools"
+fi
+
+if ! [ -x "$VENV/bin/vng" ]; then
+	echo "setup: installing virtme-ng from PyPI"
+	python3 -m venv "$VENV"
+	"$VENV/bin/pip" install -q virtme-ng
+fi

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `make check`: everything from a fresh machine: host set-up, the cached test
+# kernel, the module (warning-free), the format crate's unit tests, and the
+# selftests in a guest. Ends with one line `N passed, N failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+passed=0
+failed=0
+declare -a timings=()
+
+timed() { # timed NAME CMD...: runs CMD, records its wall time
+	local name=$1 t0 rc
+	shift
+	t0=$(date +%s)
+	"$@"
+	rc=$?
+	timings+=("$name: $(( $(date +%s) - t0 )) s (exit $rc)")
+	return $rc
+}
+
+fail_all() {
+	echo "check: $1" >&2
+	printf '%s\n' "${timings[@]}" >&2
+	echo "$passed passed, $(( failed + 1 )) failed"
+	exit 1
+}
+
+timed setup bash scripts/setup-host.sh || fail_all "host set-up failed"
+timed kernel bash scripts/build-kernel.sh >/dev/null || fail_all "test kernel build failed"
+if timed module make -s module; then
+	passed=$((passed + 1)); echo "ok - module builds without warnings"
+else
+	failed=$((failed + 1)); echo "not ok - module builds without warnings"
+fi
+
+# Unit tests of the shared format crate (cargo's own summary lines are summed).
+log=$(mktemp)
+(cd rust/format && PATH=/usr/bin:/bin:/usr/sbin:/sbin cargo test 2>&1) | tee "$log" | grep -E '^test |test result' >&2
+read -r p f < <(awk '/^test result:/ {for (i = 1; i <= NF; i++) {if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1)}} END {print p + 0, f + 0}' "$log")
+if ! grep -q '^test result:' "$log"; then f=$((f + 1)); echo "check: cargo test did not run" >&2; fi
+echo "# format crate: $p passed, $f failed"
+passed=$((passed + p)); failed=$((failed + f))
+rm -f "$log"
+
+# Selftests in the guest; their last line is `N passed, N failed`.
+if [ -f rerofs.ko ]; then
+	log=$(mktemp)
+	t0=$(date +%s)
+	bash selftests/run.sh 2>&1 | tee "$log"
+	timings+=("selftests (one guest boot): $(( $(date +%s) - t0 )) s")
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+	if [ -n "$last" ]; then
+		passed=$((passed + $(echo "$last" | cut -d' ' -f1)))
+		failed=$((failed + $(echo "$last" | cut -d' ' -f3)))
+	else
+		failed=$((failed + 1)); echo "check: selftests printed no summary" >&2
+	fi
+	rm -f "$log"
+else
+	failed=$((failed + 1)); echo "not ok - selftests (no module)"
+fi
+
+echo "# timings:"; printf '#   %s\n' "${timings[@]}"
+echo "# kernel build dir: $(. scripts/env.sh; rero_kdir)"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -6,6 +6,9 @@
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>
+#include <linux/fs_parser.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
 #include <linux/highmem.h>
 #include <linux/pagemap.h>
 #include <linux/ratelimit.h>
@@ -15,9 +18,56 @@
 /* EROFS_NAME_LEN: the longest name a dirent can hold. */
 #define EROFS_NAME_LEN_FOR_STATFS 255
 
+/*
+ * Mount options, collected as strings; the Rust side validates them in
+ * fill_super. Kept in fc->fs_private.
+ */
+struct rerofs_mount_opts {
+	char **devices;		/* device=PATH, repeatable, in slot order */
+	unsigned int ndevices;
+};
+
+enum { Opt_device };
+
+static const struct fs_parameter_spec rerofs_fs_parameters[] = {
+	fsparam_string("device", Opt_device),
+	{}
+};
+
+/* The largest number of extra devices the format can name (u16). */
+#define RERO_MAX_DEVICES 65535
+
+static int rerofs_fc_parse_param(struct fs_context *fc, struct fs_parameter *param)
+{
+	struct rerofs_mount_opts *opts = fc->fs_private;
+	struct fs_parse_result result;
+	char **devices;
+	int opt;
+
+	opt = fs_parse(fc, rerofs_fs_parameters, param, &result);
+	if (opt < 0)
+		return opt;
+	switch (opt) {
+	case Opt_device:
+		if (opts->ndevices >= RERO_MAX_DEVICES)
+			return invalf(fc, "rerofs: more than %d device= options",
+				      RERO_MAX_DEVICES);
+		devices = krealloc_array(opts->devices, opts->ndevices + 1,
+					 sizeof(*devices), GFP_KERNEL);
+		if (!devices)
+			return -ENOMEM;
+		opts->devices = devices;
+		devices[opts->ndevices++] = param->string;
+		param->string = NULL;
+		return 0;
+	}
+	return -ENOPARAM;
+}
+
 static int rerofs_fc_fill_super(struct super_block *sb, struct fs_context *fc)
 {
-	return rerofs_fill_super(sb, fc->source, fc->sb_flags & SB_SILENT);
+	return rerofs_fill_super(sb, fc->source, fc->fs_private,
+				 fc->sb_flags & SB_SILENT);
 }
 
 static int rerofs_fc_get_tree(struct fs_context *fc)
@@ -25,6 +75,34 @@ static int rerofs_fc_get_tree(struct fs_context *fc)
 	if (!fc->source)
 		return invalf(fc, "rerofs: no image given");
 	return get_tree_nodev(fc, rerofs_fc_fill_super);
+}
+
+static void rerofs_fc_free(struct fs_context *fc)
+{
+	struct rerofs_mount_opts *opts = fc->fs_private;
+	unsigned int i;
+
+	if (!opts)
+		return;
+	for (i = 0; i < opts->ndevices; i++)
+		kfree(opts->devices[i]);
+	kfree(opts->devices);
+	kfree(opts);
+}
+
+unsigned int rerofs_opts_ndevices(const struct rerofs_mount_opts *opts)
+{
+	return opts->ndevices;
+}
+
+const char *rerofs_opts_device(const struct rerofs_mount_opts *opts, unsigned int i)
+{
+	return i < opts->ndevices ? opts->devices[i] : NULL;
+}
+
+void rerofs_seq_show_option(struct seq_file *m, const char *name, const char *value)
+{
+	seq_show_option(m, name, value);
 }
 
 static int rerofs_fc_reconfigure(struct fs_context *fc)
@@ -35,12 +113,17 @@ static int rerofs_fc_reconfigure(struct fs_context *fc)
 }
 
 static const struct fs_context_operations rerofs_context_ops = {
+	.parse_param = rerofs_fc_parse_param,
 	.get_tree = rerofs_fc_get_tree,
 	.reconfigure = rerofs_fc_reconfigure,
+	.free = rerofs_fc_free,
 };
 
 int rerofs_init_fs_context(struct fs_context *fc)
 {
+	fc->fs_private = kzalloc(sizeof(struct rerofs_mount_opts), GFP_KERNEL);
+	if (!fc->fs_private)
+		return -ENOMEM;
 	fc->ops = &rerofs_context_ops;
 	return 0;
 }
@@ -118,4 +201,14 @@ void rerofs_fill_statfs(struct kstatfs *buf, u32 magic, u64 blocks, u64 files,
 	buf->f_namelen = EROFS_NAME_LEN_FOR_STATFS;
 	buf->f_fsid.val[0] = fsid0;
 	buf->f_fsid.val[1] = fsid1;
+}
+
+struct folio *rerofs_readahead_folio(struct readahead_control *rac)
+{
+	return readahead_folio(rac);
+}
+
+struct inode *rerofs_readahead_inode(struct readahead_control *rac)
+{
+	return rac->mapping->host;
 }

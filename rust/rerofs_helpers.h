@@ -15,8 +15,12 @@ struct folio;
 struct file;
 struct dentry;
 
+struct rerofs_mount_opts;
+struct seq_file;
+
 /* Implemented in Rust (rust/vfs.rs). */
-int rerofs_fill_super(struct super_block *sb, const char *source, int silent);
+int rerofs_fill_super(struct super_block *sb, const char *source,
+		      struct rerofs_mount_opts *opts, int silent);
 
 /* Implemented in C (rust/rerofs_helpers.c). */
 int rerofs_init_fs_context(struct fs_context *fc);
@@ -29,9 +33,15 @@ void *rerofs_kmap_local_folio(struct folio *folio, size_t offset);
 void rerofs_kunmap_local(const void *addr);
 void rerofs_folio_end_read(struct folio *folio, bool success);
 bool rerofs_ratelimit(void);
+unsigned int rerofs_opts_ndevices(const struct rerofs_mount_opts *opts);
+const char *rerofs_opts_device(const struct rerofs_mount_opts *opts, unsigned int i);
+void rerofs_seq_show_option(struct seq_file *m, const char *name, const char *value);
 void rerofs_sb_set_readonly(struct super_block *sb);
 struct inode *rerofs_folio_inode(struct folio *folio);
 struct kstatfs;
+struct readahead_control;
+struct folio *rerofs_readahead_folio(struct readahead_control *rac);
+struct inode *rerofs_readahead_inode(struct readahead_control *rac);
 void rerofs_fill_statfs(struct kstatfs *buf, u32 magic, u64 blocks, u64 files,
 			u32 fsid0, u32 fsid1);
 #endif

@@ -2,11 +2,14 @@
 
 //! Mounting: open the image, validate the superblock, load the root.
 
+use kernel::c_str;
 use kernel::prelude::*;
 use kernel::str::{BStr, CStr};
 
 use crate::format::{self, superblock::SuperBlock as DiskSuper, BLOCK_SIZE};
-use crate::vfs::{self, BackingFile, NewSuperBlock, StatFs, SuperBlock, SuperParams};
+use crate::vfs::{
+    self, BackingFile, MountOptions, NewSuperBlock, SeqFile, StatFs, SuperBlock, SuperParams,
+};
 
 /// Longest image name kept for messages.
 const NAME_MAX: usize = 64;
@@ -20,6 +23,8 @@ pub(crate) struct SbInfo {
     /// Size of the image in bytes.
     pub(crate) image_size: u64,
     name: KVec<u8>,
+    /// The `device=` options as given, NUL terminated, for `show_options`.
+    device_opts: KVec<KVec<u8>>,
 }
 
 impl SbInfo {
@@ -46,8 +51,20 @@ pub(crate) fn errno(e: &format::Error) -> Error {
     }
 }
 
+/// Copies a C string with its NUL.
+fn copy_cstr(s: &CStr) -> Result<KVec<u8>> {
+    let mut v = KVec::new();
+    v.extend_from_slice(s.as_bytes_with_nul(), GFP_KERNEL)?;
+    Ok(v)
+}
+
 /// Sets up a new superblock for the image at `source`.
-pub(crate) fn fill_super(new: NewSuperBlock, source: &CStr, silent: bool) -> Result {
+pub(crate) fn fill_super(
+    new: NewSuperBlock,
+    source: &CStr,
+    opts: &MountOptions<'_>,
+    silent: bool,
+) -> Result {
     let name = short_name(source.as_bytes())?;
     let shown = BStr::from_bytes(&name);
     let file = BackingFile::open(source).inspect_err(|e| {
@@ -81,6 +98,20 @@ pub(crate) fn fill_super(new: NewSuperBlock, source: &CStr, silent: bool) -> Res
         );
         return Err(vfs::efscorrupted());
     }
+    let mut device_opts = KVec::new();
+    for i in 0..opts.device_count() {
+        let path = opts.device(i).ok_or(EINVAL)?;
+        device_opts.push(copy_cstr(path)?, GFP_KERNEL)?;
+    }
+    if device_opts.len() != usize::from(disk.extra_devices) {
+        pr_err!(
+            "({}): the image has {} extra devices but {} device= options were given\n",
+            shown,
+            disk.extra_devices,
+            device_opts.len()
+        );
+        return Err(EINVAL);
+    }
     let root_nid = disk.root_nid;
     let info = KBox::new(
         SbInfo {
@@ -88,6 +119,7 @@ pub(crate) fn fill_super(new: NewSuperBlock, source: &CStr, silent: bool) -> Res
             disk,
             image_size,
             name,
+            device_opts,
         },
         GFP_KERNEL,
     )?;
@@ -116,5 +148,14 @@ pub(crate) fn statfs(sb: &SuperBlock) -> StatFs {
             u32::from_le_bytes([u[0], u[1], u[2], u[3]]) ^ u32::from_le_bytes([u[8], u[9], u[10], u[11]]),
             u32::from_le_bytes([u[4], u[5], u[6], u[7]]) ^ u32::from_le_bytes([u[12], u[13], u[14], u[15]]),
         ],
+    }
+}
+
+/// Appends rerofs's own options to `/proc/mounts`.
+pub(crate) fn show_options(sb: &SuperBlock, m: &mut SeqFile) {
+    for dev in sb.info().device_opts.iter() {
+        if let Ok(path) = CStr::from_bytes_with_nul(dev) {
+            m.show_option(c_str!("device"), path);
+        }
     }
 }

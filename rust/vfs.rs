@@ -10,6 +10,7 @@
 //! `inode.rs`, `dir.rs`, `namei.rs` and `data.rs`.
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
+use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
 use core::ptr::{self, NonNull};
@@ -62,6 +63,20 @@ mod c {
         pub(super) fn rerofs_kunmap_local(addr: *const c_void);
         pub(super) fn rerofs_folio_end_read(folio: *mut c_void, success: bool);
         pub(super) fn rerofs_ratelimit() -> bool;
+        pub(super) fn rerofs_readahead_folio(rac: *mut bindings::readahead_control) -> *mut c_void;
+        pub(super) fn rerofs_readahead_inode(
+            rac: *mut bindings::readahead_control,
+        ) -> *mut bindings::inode;
+        pub(super) fn rerofs_opts_ndevices(opts: *const c_void) -> core::ffi::c_uint;
+        pub(super) fn rerofs_opts_device(
+            opts: *const c_void,
+            i: core::ffi::c_uint,
+        ) -> *const core::ffi::c_char;
+        pub(super) fn rerofs_seq_show_option(
+            m: *mut bindings::seq_file,
+            name: *const core::ffi::c_char,
+            value: *const core::ffi::c_char,
+        );
         pub(super) fn rerofs_sb_set_readonly(sb: *mut bindings::super_block);
         pub(super) fn rerofs_fill_statfs(
             buf: *mut bindings::kstatfs,
@@ -146,6 +161,7 @@ unsafe extern "C" fn kill_sb_callback(sb: *mut bindings::super_block) {
 unsafe extern "C" fn rerofs_fill_super(
     sb: *mut bindings::super_block,
     source: *const c_char,
+    opts: *const c_void,
     silent: c_int,
 ) -> c_int {
     from_result(|| {
@@ -154,9 +170,51 @@ unsafe extern "C" fn rerofs_fill_super(
         let source = unsafe { CStr::from_char_ptr(source.cast()) };
         // INVARIANT: `sb` is a new superblock that fill_super owns until it returns.
         let new = NewSuperBlock(NonNull::new(sb).ok_or(EINVAL)?);
-        crate::sb::fill_super(new, source, silent != 0)?;
+        // INVARIANT: `opts` is the fs_context's option block, alive for the call.
+        let opts = MountOptions(NonNull::new(opts.cast_mut()).ok_or(EINVAL)?, PhantomData);
+        crate::sb::fill_super(new, source, &opts, silent != 0)?;
         Ok(0)
     })
+}
+
+/// The mount options collected by the C `parse_param` (`struct rerofs_mount_opts`).
+///
+/// # Invariants
+///
+/// The pointer is the fs_context's option block, valid for `'a`.
+pub(crate) struct MountOptions<'a>(NonNull<c_void>, PhantomData<&'a ()>);
+
+impl<'a> MountOptions<'a> {
+    /// Number of `device=` options.
+    pub(crate) fn device_count(&self) -> usize {
+        // SAFETY: The option block is valid by the type invariant.
+        unsafe { c::rerofs_opts_ndevices(self.0.as_ptr()) as usize }
+    }
+
+    /// The `i`-th `device=` path.
+    pub(crate) fn device(&self, i: usize) -> Option<&'a CStr> {
+        let i = core::ffi::c_uint::try_from(i).ok()?;
+        // SAFETY: The option block is valid by the type invariant.
+        let p = unsafe { c::rerofs_opts_device(self.0.as_ptr(), i) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: The string is NUL terminated and owned by the option block (`'a`).
+        Some(unsafe { CStr::from_char_ptr(p.cast()) })
+    }
+}
+
+/// A `seq_file` being filled by `show_options`.
+pub(crate) struct SeqFile(NonNull<bindings::seq_file>);
+
+impl SeqFile {
+    /// Appends `,name=value` with the value escaped (`seq_show_option`).
+    pub(crate) fn show_option(&mut self, name: &CStr, value: &CStr) {
+        // SAFETY: The seq_file is valid for the callback; both strings are NUL terminated.
+        unsafe {
+            c::rerofs_seq_show_option(self.0.as_ptr(), name.as_char_ptr().cast(), value.as_char_ptr().cast())
+        };
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -598,6 +656,7 @@ impl Drop for LockedFolio {
 
 static SUPER_OPS: Table<bindings::super_operations> = Table(bindings::super_operations {
     statfs: Some(statfs_callback),
+    show_options: Some(show_options_callback),
     evict_inode: Some(evict_inode_callback),
     // SAFETY: All-zero is valid for this struct of optional function pointers.
     ..unsafe { core::mem::zeroed() }
@@ -620,6 +679,7 @@ static DIR_FOPS: Table<bindings::file_operations> = Table(bindings::file_operati
 static AOPS: Table<bindings::address_space_operations> =
     Table(bindings::address_space_operations {
         read_folio: Some(read_folio_callback),
+        readahead: Some(readahead_callback),
         // SAFETY: All-zero is valid for this struct of optional function pointers.
         ..unsafe { core::mem::zeroed() }
     });
@@ -645,6 +705,19 @@ unsafe extern "C" fn statfs_callback(
     let st = crate::sb::statfs(sb);
     // SAFETY: `buf` is the valid kstatfs C passed us.
     unsafe { c::rerofs_fill_statfs(buf, st.magic, st.blocks, st.files, st.fsid[0], st.fsid[1]) };
+    0
+}
+
+unsafe extern "C" fn show_options_callback(
+    m: *mut bindings::seq_file,
+    root: *mut bindings::dentry,
+) -> c_int {
+    let Some(m) = NonNull::new(m) else {
+        return 0;
+    };
+    // SAFETY: C passes the root dentry of a mounted rerofs superblock.
+    let sb = unsafe { SuperBlock::from_raw((*root).d_sb) };
+    crate::sb::show_options(sb, &mut SeqFile(m));
     0
 }
 
@@ -712,4 +785,17 @@ unsafe extern "C" fn read_folio_callback(
         crate::data::read_folio(inode, folio)?;
         Ok(0)
     })
+}
+
+unsafe extern "C" fn readahead_callback(rac: *mut bindings::readahead_control) {
+    // SAFETY: C passes a valid readahead control of a rerofs inode's mapping.
+    let inode = unsafe { Inode::from_raw(c::rerofs_readahead_inode(rac)) };
+    // SAFETY: `rac` is valid for the whole callback; `readahead_folio` returns each
+    // folio of the batch locked, its lock ours to release (its reference is not).
+    while let Some(folio) = NonNull::new(unsafe { c::rerofs_readahead_folio(rac) }) {
+        // INVARIANT: the folio is locked and we own the lock.
+        let folio = LockedFolio(folio);
+        // A failed folio is left not uptodate; `read_folio` retries it and reports.
+        let _ = crate::data::read_folio(inode, folio);
+    }
 }

@@ -1,40 +1,125 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Reading file data: the page cache's `read_folio`, and whole-block reads for
-//! directories.
+//! Reading file data (`fs/erofs/data.c`): mapping a file block to a device block
+//! through the flat layouts or the chunk table and device table, the page cache's
+//! `read_folio`/`readahead`, and whole-block reads for directories.
 
 use kernel::prelude::*;
 
-use crate::format::{block_pos, inode::Mapping, BLOCK_SIZE};
-use crate::inode::InodeInfo;
+use crate::format::devtable::map_dev;
+use crate::format::inode::{parse_chunk_entry, ChunkMapping, Layout, Mapping, CHUNK_INDEX_SIZE};
+use crate::format::{block_pos, BLOCK_SIZE};
+use crate::inode::{report, InodeInfo};
 use crate::sb::SbInfo;
-use crate::vfs::{Inode, LockedFolio, PAGE_SIZE};
+use crate::vfs::{BackingFile, Inode, LockedFolio, PAGE_SIZE};
+
+/// Where the bytes of one file block come from.
+enum Source<'a> {
+    /// `len` bytes of zeros (a hole, or nothing at all beyond EOF).
+    Zeros,
+    /// `len` bytes at byte `pos` of `file`.
+    Read {
+        file: &'a BackingFile,
+        pos: u64,
+        len: usize,
+    },
+}
+
+/// Maps file block `index` of a chunk-based inode (`erofs_map_blocks` for
+/// `CHUNK_BASED`, then `erofs_map_dev`).
+fn locate_chunked<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Source<'a>> {
+    let d = &ii.disk;
+    let nid = d.nid;
+    let Some(info) = d.chunk_info() else {
+        return Err(EINVAL);
+    };
+    if index >= d.nblocks() {
+        return Ok(Source::Zeros);
+    }
+    let pos = d
+        .chunk_entry_pos(ii.pos, info.chunk_of_block(index))
+        .map_err(|e| report(sbi, nid, &e))?;
+    let mut raw = [0u8; CHUNK_INDEX_SIZE];
+    let entry = raw.get_mut(..info.entry_size()).ok_or(EINVAL)?;
+    sbi.read_meta(pos, entry, "chunk table entry")?;
+    let addr = parse_chunk_entry(entry, &info, sbi.disk.device_id_mask()).map_err(|e| report(sbi, nid, &e))?;
+    match d.map_chunked(index, addr).map_err(|e| report(sbi, nid, &e))? {
+        None | Some(ChunkMapping::Hole { .. }) => Ok(Source::Zeros),
+        Some(ChunkMapping::Mapped {
+            device_id,
+            chunk_blk,
+            block_in_chunk,
+            len,
+        }) => {
+            let at = map_dev(device_id, chunk_blk, false, &sbi.devices)
+                .map_err(|e| report(sbi, nid, &e))?
+                .add(block_in_chunk)
+                .ok_or_else(|| report(sbi, nid, &crate::format::Error::Corrupted("chunk block", index)))?;
+            let (file, blocks) = sbi.device(at.device).ok_or(EINVAL)?;
+            if at.blk >= blocks {
+                return Err(report(
+                    sbi,
+                    nid,
+                    &crate::format::Error::Corrupted("chunk block beyond its device", at.blk),
+                ));
+            }
+            Ok(Source::Read {
+                file,
+                pos: at.blk << crate::format::BLOCK_BITS,
+                len,
+            })
+        }
+    }
+}
+
+/// Maps file block `index` of `ii` to where its bytes are.
+fn locate<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Source<'a>> {
+    if let Layout::ChunkBased(_) = ii.disk.layout {
+        return locate_chunked(sbi, ii, index);
+    }
+    Ok(match ii.map(sbi, index)? {
+        None => Source::Zeros,
+        Some(Mapping::Block { blk, len }) => Source::Read {
+            file: &sbi.file,
+            pos: block_pos(blk),
+            len,
+        },
+        Some(Mapping::Inline { pos, len }) => Source::Read {
+            file: &sbi.file,
+            pos,
+            len,
+        },
+    })
+}
 
 /// Fills `out` (one block) with file block `index` of `ii`, zero-padded past EOF.
-/// Returns the number of file bytes in the block.
+/// Returns the number of file bytes in the block (0 for holes and beyond EOF is
+/// fine: the caller knows the file size).
 pub(crate) fn read_block(sbi: &SbInfo, ii: &InodeInfo, index: u64, out: &mut [u8]) -> Result<usize> {
-    let (pos, len) = match ii.map(sbi, index)? {
-        None => (0, 0),
-        Some(Mapping::Block { blk, len }) => (block_pos(blk), len),
-        Some(Mapping::Inline { pos, len }) => (pos, len),
-    };
-    let (data, rest) = out.split_at_mut_checked(len).ok_or(EINVAL)?;
-    if len > 0 {
-        sbi.file.read_exact_at(pos, data).inspect_err(|e| {
-            if crate::vfs::ratelimit() {
-                pr_err!(
-                    "({}): nid {}: reading {} bytes at {} failed: {:?}\n",
-                    sbi.name(),
-                    ii.disk.nid,
-                    len,
-                    pos,
-                    e
-                );
-            }
-        })?;
+    match locate(sbi, ii, index)? {
+        Source::Zeros => {
+            out.fill(0);
+            let start = index.saturating_mul(BLOCK_SIZE as u64);
+            Ok(core::cmp::min(ii.disk.size.saturating_sub(start), out.len() as u64) as usize)
+        }
+        Source::Read { file, pos, len } => {
+            let (data, rest) = out.split_at_mut_checked(len).ok_or(EINVAL)?;
+            file.read_exact_at(pos, data).inspect_err(|e| {
+                if crate::vfs::ratelimit() {
+                    pr_err!(
+                        "({}): nid {}: reading {} bytes at {} failed: {:?}\n",
+                        sbi.name(),
+                        ii.disk.nid,
+                        len,
+                        pos,
+                        e
+                    );
+                }
+            })?;
+            rest.fill(0);
+            Ok(len)
+        }
     }
-    rest.fill(0);
-    Ok(len)
 }
 
 /// `read_folio`: fills every block of the folio and marks it uptodate.

@@ -13,6 +13,10 @@
 #include <linux/pagemap.h>
 #include <linux/ratelimit.h>
 #include <linux/statfs.h>
+#include <linux/xattr.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
+#include <linux/capability.h>
 #include "rerofs_helpers.h"
 
 /* EROFS_NAME_LEN: the longest name a dirent can hold. */
@@ -211,4 +215,90 @@ struct folio *rerofs_readahead_folio(struct readahead_control *rac)
 struct inode *rerofs_readahead_inode(struct readahead_control *rac)
 {
 	return rac->mapping->host;
+}
+
+/*
+ * Extended attributes. The handler tables are C because linux/xattr.h is not in
+ * the 6.12 bindings; each handler passes its EROFS name index (handler->flags) to
+ * the Rust lookup.
+ */
+static int rerofs_xattr_handler_get(const struct xattr_handler *handler,
+				    struct dentry *unused, struct inode *inode,
+				    const char *name, void *buffer, size_t size)
+{
+	return rerofs_getxattr(inode, handler->flags, name, buffer, size);
+}
+
+static bool rerofs_xattr_trusted_list(struct dentry *dentry)
+{
+	return capable(CAP_SYS_ADMIN);
+}
+
+static const struct xattr_handler rerofs_xattr_user_handler = {
+	.prefix = XATTR_USER_PREFIX,
+	.flags = 1,	/* EROFS_XATTR_INDEX_USER */
+	.get = rerofs_xattr_handler_get,
+};
+
+static const struct xattr_handler rerofs_xattr_trusted_handler = {
+	.prefix = XATTR_TRUSTED_PREFIX,
+	.flags = 4,	/* EROFS_XATTR_INDEX_TRUSTED */
+	.list = rerofs_xattr_trusted_list,
+	.get = rerofs_xattr_handler_get,
+};
+
+static const struct xattr_handler rerofs_xattr_security_handler = {
+	.prefix = XATTR_SECURITY_PREFIX,
+	.flags = 6,	/* EROFS_XATTR_INDEX_SECURITY */
+	.get = rerofs_xattr_handler_get,
+};
+
+static const struct xattr_handler * const rerofs_xattr_handlers[] = {
+	&rerofs_xattr_user_handler,
+	&rerofs_xattr_trusted_handler,
+	&rerofs_xattr_security_handler,
+	NULL,
+};
+
+void rerofs_sb_set_xattr(struct super_block *sb)
+{
+	sb->s_xattr = rerofs_xattr_handlers;
+	sb->s_flags |= SB_POSIXACL;
+}
+
+bool rerofs_may_list_trusted(void)
+{
+	return capable(CAP_SYS_ADMIN);
+}
+
+/* POSIX ACLs are stored as EROFS xattrs with name index 2 (access) or 3 (default). */
+struct posix_acl *rerofs_get_inode_acl(struct inode *inode, int type, bool rcu)
+{
+	struct posix_acl *acl;
+	char *value = NULL;
+	int index, len;
+
+	if (rcu)
+		return ERR_PTR(-ECHILD);
+	if (type == ACL_TYPE_ACCESS)
+		index = 2;
+	else if (type == ACL_TYPE_DEFAULT)
+		index = 3;
+	else
+		return ERR_PTR(-EINVAL);
+	len = rerofs_getxattr(inode, index, "", NULL, 0);
+	if (len > 0) {
+		value = kmalloc(len, GFP_KERNEL);
+		if (!value)
+			return ERR_PTR(-ENOMEM);
+		len = rerofs_getxattr(inode, index, "", value, len);
+	}
+	if (len == -ENODATA || len == 0)
+		acl = NULL;
+	else if (len < 0)
+		acl = ERR_PTR(len);
+	else
+		acl = posix_acl_from_xattr(&init_user_ns, value, len);
+	kfree(value);
+	return acl;
 }

@@ -18,7 +18,12 @@ struct dentry;
 struct rerofs_mount_opts;
 struct seq_file;
 
+struct inode;
+struct posix_acl;
+
 /* Implemented in Rust (rust/vfs.rs). */
+int rerofs_getxattr(struct inode *inode, int index, const char *name,
+		    void *buffer, size_t size);
 int rerofs_fill_super(struct super_block *sb, const char *source,
 		      struct rerofs_mount_opts *opts, int silent);
 
@@ -33,6 +38,9 @@ void *rerofs_kmap_local_folio(struct folio *folio, size_t offset);
 void rerofs_kunmap_local(const void *addr);
 void rerofs_folio_end_read(struct folio *folio, bool success);
 bool rerofs_ratelimit(void);
+void rerofs_sb_set_xattr(struct super_block *sb);
+bool rerofs_may_list_trusted(void);
+struct posix_acl *rerofs_get_inode_acl(struct inode *inode, int type, bool rcu);
 unsigned int rerofs_opts_ndevices(const struct rerofs_mount_opts *opts);
 const char *rerofs_opts_device(const struct rerofs_mount_opts *opts, unsigned int i);
 void rerofs_seq_show_option(struct seq_file *m, const char *name, const char *value);

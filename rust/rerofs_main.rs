@@ -19,6 +19,7 @@ mod inode;
 mod namei;
 mod sb;
 mod vfs;
+mod xattr;
 
 module! {
     type: Rerofs,

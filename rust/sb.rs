@@ -6,13 +6,39 @@ use kernel::c_str;
 use kernel::prelude::*;
 use kernel::str::{BStr, CStr};
 
-use crate::format::{self, superblock::SuperBlock as DiskSuper, BLOCK_SIZE};
+use crate::format::devtable::{DeviceExtent, DeviceSlot};
+use crate::format::superblock::{
+    SuperBlock as DiskSuper, DEVT_SLOT_SIZE, INCOMPAT_DEVICE_TABLE, INCOMPAT_XATTR_PREFIXES,
+};
+use crate::format::xattr::MAX_PREFIX_TABLE_BYTES;
+use crate::format::{self, block_pos, BLOCK_SIZE};
 use crate::vfs::{
     self, BackingFile, MountOptions, NewSuperBlock, SeqFile, StatFs, SuperBlock, SuperParams,
 };
 
 /// Longest image name kept for messages.
 const NAME_MAX: usize = 64;
+
+/// An extra device (blob) of the image.
+pub(crate) struct Device {
+    /// The opened blob.
+    pub(crate) file: BackingFile,
+    /// Its slot in the device table.
+    pub(crate) slot: DeviceSlot,
+    /// Blocks that may be read: the slot's count, or the blob's size when the slot
+    /// says 0 (mkfs.erofs 1.5 leaves slots zeroed).
+    pub(crate) readable_blocks: u64,
+}
+
+impl DeviceExtent for Device {
+    fn blocks(&self) -> u32 {
+        self.slot.blocks
+    }
+
+    fn uniaddr(&self) -> u32 {
+        self.slot.uniaddr
+    }
+}
 
 /// Per-mount state (`s_fs_info`).
 pub(crate) struct SbInfo {
@@ -25,6 +51,10 @@ pub(crate) struct SbInfo {
     name: KVec<u8>,
     /// The `device=` options as given, NUL terminated, for `show_options`.
     device_opts: KVec<KVec<u8>>,
+    /// Extra devices, in slot order (device id `i + 1`).
+    pub(crate) devices: KVec<Device>,
+    /// The raw long xattr name prefix table (`XATTR_PREFIXES`), and its entry count.
+    pub(crate) long_prefixes: (KVec<u8>, u8),
 }
 
 impl SbInfo {
@@ -32,6 +62,142 @@ impl SbInfo {
     pub(crate) fn name(&self) -> &BStr {
         BStr::from_bytes(&self.name)
     }
+
+    /// Device `id` (0: the primary image) and its size in blocks.
+    pub(crate) fn device(&self, id: u16) -> Option<(&BackingFile, u64)> {
+        match id {
+            0 => Some((&self.file, self.disk.blocks.into())),
+            n => self
+                .devices
+                .get(usize::from(n) - 1)
+                .map(|d| (&d.file, d.readable_blocks)),
+        }
+    }
+
+    /// Reads `buf.len()` metadata bytes at image byte `pos`, checking they lie inside
+    /// the image first (`what` names the structure in the error).
+    pub(crate) fn read_meta(&self, pos: u64, buf: &mut [u8], what: &'static str) -> Result {
+        let end = pos.checked_add(buf.len() as u64);
+        if end.map_or(true, |end| end > self.image_size) {
+            return Err(vfs::efscorrupted_report(self.name(), what, pos));
+        }
+        self.file.read_exact_at(pos, buf)
+    }
+}
+
+/// Opens the extra devices named by `device=` options, or else by the device
+/// slots' tags, and checks each is as large as its slot says.
+fn open_devices(
+    disk: &DiskSuper,
+    file: &BackingFile,
+    image_size: u64,
+    opts: &MountOptions<'_>,
+    shown: &BStr,
+) -> Result<KVec<Device>> {
+    let extra = if disk.feature_incompat & INCOMPAT_DEVICE_TABLE != 0 {
+        disk.extra_devices
+    } else {
+        0
+    };
+    if opts.device_count() != 0 && opts.device_count() != usize::from(extra) {
+        pr_err!(
+            "({}): the image has {} extra devices but {} device= options were given\n",
+            shown,
+            extra,
+            opts.device_count()
+        );
+        return Err(EINVAL);
+    }
+    let mut devices = KVec::with_capacity(extra.into(), GFP_KERNEL)?;
+    let mut raw = [0u8; DEVT_SLOT_SIZE];
+    for i in 0..extra {
+        let pos = disk.device_slot_pos(i).unwrap_or(u64::MAX);
+        if pos.saturating_add(DEVT_SLOT_SIZE as u64) > image_size {
+            pr_err!("({}): device slot {} at byte {} is beyond the image\n", shown, i, pos);
+            return Err(vfs::efscorrupted());
+        }
+        file.read_exact_at(pos, &mut raw)?;
+        let slot = DeviceSlot::parse(&raw).map_err(|e| {
+            pr_err!("({}): device slot {}: {}\n", shown, i, e);
+            errno(&e)
+        })?;
+        let mut tag_path = KVec::new();
+        let path = match opts.device(i.into()) {
+            Some(path) => path,
+            None => {
+                if slot.tag().is_empty() {
+                    pr_err!("({}): device slot {} has an empty tag and no device= option\n", shown, i);
+                    return Err(EINVAL);
+                }
+                tag_path.extend_from_slice(slot.tag(), GFP_KERNEL)?;
+                tag_path.push(0, GFP_KERNEL)?;
+                CStr::from_bytes_with_nul(&tag_path).map_err(|_| {
+                    pr_err!("({}): device slot {} has a NUL inside its tag\n", shown, i);
+                    EINVAL
+                })?
+            }
+        };
+        let dev = BackingFile::open(path).inspect_err(|e| {
+            pr_err!("({}): cannot open device {} ({}): {:?}\n", shown, i + 1, path, e);
+        })?;
+        if !dev.is_file_or_bdev() {
+            pr_err!("({}): device {} ({}) is not a regular file or block device\n", shown, i + 1, path);
+            return Err(EINVAL);
+        }
+        let need = block_pos(slot.blocks);
+        if dev.size() < need {
+            pr_err!(
+                "({}): device {} ({}) is too short: {} bytes, the device table says {}\n",
+                shown,
+                i + 1,
+                path,
+                dev.size(),
+                need
+            );
+            return Err(EINVAL);
+        }
+        let readable_blocks = match slot.blocks {
+            0 => dev.size() / BLOCK_SIZE as u64,
+            n => n.into(),
+        };
+        devices.push(
+            Device {
+                file: dev,
+                slot,
+                readable_blocks,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(devices)
+}
+
+/// Loads the long xattr name prefix table, if the image has one.
+fn load_long_prefixes(
+    disk: &DiskSuper,
+    file: &BackingFile,
+    image_size: u64,
+    shown: &BStr,
+) -> Result<(KVec<u8>, u8)> {
+    let mut table = KVec::new();
+    if disk.feature_incompat & INCOMPAT_XATTR_PREFIXES == 0 {
+        return Ok((table, 0));
+    }
+    let Some(pos) = disk.xattr_prefix_pos() else {
+        return Ok((table, 0));
+    };
+    if disk.packed_nid != 0 {
+        pr_err!("({}): xattr name prefixes in a packed inode are not supported\n", shown);
+        return Err(vfs::eopnotsupp());
+    }
+    let len = core::cmp::min(image_size.saturating_sub(pos), MAX_PREFIX_TABLE_BYTES as u64);
+    table.extend_with(len as usize, 0, GFP_KERNEL)?;
+    file.read_exact_at(pos, &mut table)?;
+    format::xattr::LongPrefixTable::parse(&table, disk.xattr_prefix_count).map_err(|e| {
+        pr_err!("({}): xattr name prefix table: {}\n", shown, e);
+        errno(&e)
+    })?;
+    Ok((table, disk.xattr_prefix_count))
 }
 
 /// Keeps the last `NAME_MAX` bytes of `path`.
@@ -103,15 +269,8 @@ pub(crate) fn fill_super(
         let path = opts.device(i).ok_or(EINVAL)?;
         device_opts.push(copy_cstr(path)?, GFP_KERNEL)?;
     }
-    if device_opts.len() != usize::from(disk.extra_devices) {
-        pr_err!(
-            "({}): the image has {} extra devices but {} device= options were given\n",
-            shown,
-            disk.extra_devices,
-            device_opts.len()
-        );
-        return Err(EINVAL);
-    }
+    let devices = open_devices(&disk, &file, image_size, opts, shown)?;
+    let long_prefixes = load_long_prefixes(&disk, &file, image_size, shown)?;
     let root_nid = disk.root_nid;
     let info = KBox::new(
         SbInfo {
@@ -120,6 +279,8 @@ pub(crate) fn fill_super(
             image_size,
             name,
             device_opts,
+            devices,
+            long_prefixes,
         },
         GFP_KERNEL,
     )?;

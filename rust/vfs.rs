@@ -34,9 +34,23 @@ pub(crate) fn efscorrupted() -> Error {
     Error::from_errno(bindings::EUCLEAN as c_int)
 }
 
+/// Logs a rate-limited "corrupted" message for `what` at byte `pos` of `image` and
+/// returns `EFSCORRUPTED`.
+pub(crate) fn efscorrupted_report(image: &kernel::str::BStr, what: &str, pos: u64) -> Error {
+    if ratelimit() {
+        pr_err!("({}): {} at byte {} lies beyond the image\n", image, what, pos);
+    }
+    efscorrupted()
+}
+
 /// `EOPNOTSUPP` (not among `kernel::error::code` in 6.12).
 pub(crate) fn eopnotsupp() -> Error {
     Error::from_errno(bindings::EOPNOTSUPP as c_int)
+}
+
+/// `ENODATA` (not among `kernel::error::code` in 6.12).
+pub(crate) fn enodata() -> Error {
+    Error::from_errno(bindings::ENODATA as c_int)
 }
 
 /// `ENAMETOOLONG` (not among `kernel::error::code` in 6.12).
@@ -63,6 +77,13 @@ mod c {
         pub(super) fn rerofs_kunmap_local(addr: *const c_void);
         pub(super) fn rerofs_folio_end_read(folio: *mut c_void, success: bool);
         pub(super) fn rerofs_ratelimit() -> bool;
+        pub(super) fn rerofs_sb_set_xattr(sb: *mut bindings::super_block);
+        pub(super) fn rerofs_may_list_trusted() -> bool;
+        pub(super) fn rerofs_get_inode_acl(
+            inode: *mut bindings::inode,
+            typ: c_int,
+            rcu: bool,
+        ) -> *mut bindings::posix_acl;
         pub(super) fn rerofs_readahead_folio(rac: *mut bindings::readahead_control) -> *mut c_void;
         pub(super) fn rerofs_readahead_inode(
             rac: *mut bindings::readahead_control,
@@ -241,6 +262,7 @@ impl NewSuperBlock {
         // SAFETY: By the type invariant `sb` is valid and exclusively ours.
         unsafe {
             c::rerofs_sb_set_readonly(sb);
+            c::rerofs_sb_set_xattr(sb);
             (*sb).s_magic = params.magic as _;
             (*sb).s_blocksize = PAGE_SIZE as _;
             (*sb).s_blocksize_bits = crate::format::BLOCK_BITS;
@@ -460,6 +482,7 @@ impl NewInode {
             (*i.i_mapping).a_ops = &AOPS.0;
             match params.typ {
                 InodeType::Regular => {
+                    i.i_op = &FILE_IOPS.0;
                     i.__bindgen_anon_3.i_fop = ptr::addr_of!(bindings::generic_ro_fops);
                 }
                 InodeType::Directory => {
@@ -467,11 +490,12 @@ impl NewInode {
                     i.__bindgen_anon_3.i_fop = &DIR_FOPS.0;
                 }
                 InodeType::Symlink => {
-                    i.i_op = ptr::addr_of!(bindings::page_symlink_inode_operations);
+                    i.i_op = &SYMLINK_IOPS.0;
                     bindings::inode_nohighmem(inode);
                 }
                 InodeType::Special(major, minor) => {
                     let dev = (major << 20) | minor;
+                    i.i_op = &FILE_IOPS.0;
                     bindings::init_special_inode(inode, params.mode, dev);
                 }
             }
@@ -664,6 +688,25 @@ static SUPER_OPS: Table<bindings::super_operations> = Table(bindings::super_oper
 
 static DIR_IOPS: Table<bindings::inode_operations> = Table(bindings::inode_operations {
     lookup: Some(lookup_callback),
+    listxattr: Some(listxattr_callback),
+    get_inode_acl: Some(c::rerofs_get_inode_acl),
+    // SAFETY: All-zero is valid for this struct of optional function pointers.
+    ..unsafe { core::mem::zeroed() }
+});
+
+/// Regular files and special files.
+static FILE_IOPS: Table<bindings::inode_operations> = Table(bindings::inode_operations {
+    listxattr: Some(listxattr_callback),
+    get_inode_acl: Some(c::rerofs_get_inode_acl),
+    // SAFETY: All-zero is valid for this struct of optional function pointers.
+    ..unsafe { core::mem::zeroed() }
+});
+
+/// Symlinks: the target is read through the page cache.
+static SYMLINK_IOPS: Table<bindings::inode_operations> = Table(bindings::inode_operations {
+    get_link: Some(bindings::page_get_link),
+    listxattr: Some(listxattr_callback),
+    get_inode_acl: Some(c::rerofs_get_inode_acl),
     // SAFETY: All-zero is valid for this struct of optional function pointers.
     ..unsafe { core::mem::zeroed() }
 });
@@ -797,5 +840,65 @@ unsafe extern "C" fn readahead_callback(rac: *mut bindings::readahead_control) {
         let folio = LockedFolio(folio);
         // A failed folio is left not uptodate; `read_folio` retries it and reports.
         let _ = crate::data::read_folio(inode, folio);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Extended attributes.
+
+/// Whether `trusted.*` names may be listed to the caller (`CAP_SYS_ADMIN`).
+pub(crate) fn may_list_trusted() -> bool {
+    // SAFETY: `capable` only inspects the current task's credentials.
+    unsafe { c::rerofs_may_list_trusted() }
+}
+
+/// Converts a C (buffer, size) pair into a slice; `size == 0` is a size probe.
+///
+/// # Safety
+///
+/// Unless `size` is 0 or `buf` is null, `buf` must be writable for `size` bytes for `'a`.
+unsafe fn out_buffer<'a>(buf: *mut c_void, size: usize) -> Option<&'a mut [u8]> {
+    if size == 0 || buf.is_null() {
+        None
+    } else {
+        // SAFETY: The caller guarantees `buf` is writable for `size` bytes.
+        Some(unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), size) })
+    }
+}
+
+#[no_mangle]
+unsafe extern "C" fn rerofs_getxattr(
+    inode: *mut bindings::inode,
+    index: c_int,
+    name: *const c_char,
+    buffer: *mut c_void,
+    size: usize,
+) -> c_int {
+    // SAFETY: The C handlers pass a valid rerofs inode and the NUL-terminated name
+    // suffix, alive for the call.
+    let (inode, name) = unsafe { (Inode::from_raw(inode), CStr::from_char_ptr(name.cast())) };
+    // SAFETY: The VFS gives a buffer of `size` bytes (or a size probe).
+    let out = unsafe { out_buffer(buffer, size) };
+    let Ok(index) = u8::try_from(index) else {
+        return EINVAL.to_errno();
+    };
+    match crate::xattr::get(inode, index, name.as_bytes(), out) {
+        Ok(n) => c_int::try_from(n).unwrap_or(c_int::MAX),
+        Err(e) => e.to_errno(),
+    }
+}
+
+unsafe extern "C" fn listxattr_callback(
+    dentry: *mut bindings::dentry,
+    buffer: *mut u8,
+    size: usize,
+) -> isize {
+    // SAFETY: The VFS passes a positive dentry of a rerofs inode.
+    let inode = unsafe { Inode::from_raw((*dentry).d_inode) };
+    // SAFETY: The VFS gives a buffer of `size` bytes (or a size probe).
+    let out = unsafe { out_buffer(buffer.cast(), size) };
+    match crate::xattr::list(inode, out) {
+        Ok(n) => isize::try_from(n).unwrap_or(isize::MAX),
+        Err(e) => e.to_errno() as isize,
     }
 }

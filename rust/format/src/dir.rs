@@ -129,3 +129,88 @@ impl<'a> DirBlock<'a> {
         Ok(Err(lo))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory block of `names` (sorted by the caller), padded to `len`.
+    fn block(names: &[&[u8]], len: usize) -> Vec<u8> {
+        let mut b = vec![0u8; len];
+        let mut nameoff = names.len() * DIRENT_SIZE;
+        for (i, name) in names.iter().enumerate() {
+            let d = &mut b[i * DIRENT_SIZE..(i + 1) * DIRENT_SIZE];
+            d[0..8].copy_from_slice(&(100 + i as u64).to_le_bytes());
+            d[8..10].copy_from_slice(&(nameoff as u16).to_le_bytes());
+            d[10] = file_type::REG;
+            b[nameoff..nameoff + name.len()].copy_from_slice(name);
+            nameoff += name.len();
+        }
+        b
+    }
+
+    #[test]
+    fn entries_and_search() {
+        let b = block(&[b".", b"..", b"abc", b"z"], 4096);
+        let d = DirBlock::new(&b).unwrap();
+        assert_eq!(d.len(), 4);
+        assert!(!d.is_empty());
+        assert_eq!(
+            d.get(2).unwrap(),
+            Dirent {
+                nid: 102,
+                name: b"abc",
+                file_type: 1
+            }
+        );
+        // The last name runs to the first NUL.
+        assert_eq!(d.get(3).unwrap().name, b"z");
+        assert_eq!(d.search(b"abc"), Ok(Ok(2)));
+        assert_eq!(d.search(b"b"), Ok(Err(3)));
+        assert_eq!(d.search(b"\0"), Ok(Err(0)));
+        assert_eq!(d.search(b"zz"), Ok(Err(4)));
+        assert!(d.get(4).is_err());
+        // A last block cut at i_size: the last name ends at the cut.
+        let cut = &b[..4 * DIRENT_SIZE + 1 + 2 + 3 + 1];
+        assert_eq!(DirBlock::new(cut).unwrap().get(3).unwrap().name, b"z");
+    }
+
+    #[test]
+    fn corrupt_blocks() {
+        let good = block(&[b".", b"..", b"name"], 4096);
+        for nameoff0 in [0u16, 11, 13, 4096, 5000, 0xFFFF] {
+            let mut b = good.clone();
+            b[8..10].copy_from_slice(&nameoff0.to_le_bytes());
+            assert!(DirBlock::new(&b).is_err(), "{nameoff0}");
+        }
+        for len in 0..10 {
+            assert!(DirBlock::new(&good[..len]).is_err());
+        }
+        // Decreasing or out-of-block name offsets.
+        let mut b = good.clone();
+        b[12 + 8..12 + 10].copy_from_slice(&10u16.to_le_bytes());
+        let d = DirBlock::new(&b).unwrap();
+        assert!(d.get(0).is_err() && d.get(1).is_err());
+        let mut b = good.clone();
+        b[24 + 8..24 + 10].copy_from_slice(&4096u16.to_le_bytes());
+        assert!(DirBlock::new(&b).unwrap().get(2).is_err());
+        // An empty last name (nameoff at a NUL) and a bad file type.
+        let mut b = good.clone();
+        b[36..40].fill(0);
+        assert!(DirBlock::new(&b).unwrap().get(2).is_err());
+        let mut b = good.clone();
+        b[24 + 10] = 8;
+        assert!(DirBlock::new(&b).unwrap().get(2).is_err());
+        // A name longer than 255 bytes.
+        let long = [b'x'; 256];
+        let b = block(&[b".", &long], 4096);
+        assert!(DirBlock::new(&b).unwrap().get(1).is_err());
+        let ok = [b'x'; 255];
+        let b = block(&[b".", &ok], 4096);
+        assert_eq!(DirBlock::new(&b).unwrap().get(1).unwrap().name.len(), 255);
+        // Search over a corrupt block fails instead of panicking.
+        let mut b = good.clone();
+        b[12 + 8..12 + 10].copy_from_slice(&0xFFFFu16.to_le_bytes());
+        assert!(DirBlock::new(&b).unwrap().search(b"..").is_err());
+    }
+}

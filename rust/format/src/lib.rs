@@ -12,11 +12,16 @@
 
 #![cfg_attr(not(any(test, CONFIG_RUST)), no_std)]
 
+// Serializers are for the image builder only; the kernel never writes.
+#[cfg(not(CONFIG_RUST))]
+pub mod build;
 pub mod crc32c;
+pub mod devtable;
 pub mod dir;
 pub mod error;
 pub mod inode;
 pub mod superblock;
+pub mod xattr;
 
 mod bytes;
 

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Reading an image (metadata blob + data blobs) through the format crate.
+
+use crate::mkfs::fe;
+use anyhow::{anyhow, bail, Context, Result};
+use rerofs_format::devtable::{map_dev, DeviceSlot};
+use rerofs_format::dir::DirBlock;
+use rerofs_format::inode::{parse_chunk_entry, ChunkAddr, Inode, Layout, Mapping};
+use rerofs_format::superblock::SuperBlock;
+use rerofs_format::xattr::{prefix_of, Entry, InlineXattrs};
+use rerofs_format::BLOCK_SIZE;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+const BS64: u64 = BLOCK_SIZE as u64;
+
+/// One extra device: its slot and the opened blob.
+pub struct Device {
+    /// The parsed slot.
+    pub slot: DeviceSlot,
+    /// Path of the blob file.
+    pub path: PathBuf,
+    /// The open blob.
+    pub file: File,
+    /// Its size in bytes.
+    pub len: u64,
+}
+
+/// An opened image.
+pub struct Image {
+    /// Path of the metadata blob.
+    pub path: PathBuf,
+    /// The whole metadata blob.
+    pub meta: Vec<u8>,
+    /// The superblock.
+    pub sb: SuperBlock,
+    /// Device slots, in order.
+    pub slots: Vec<DeviceSlot>,
+    /// Opened devices, in slot order (empty when not opened).
+    pub devices: Vec<Device>,
+}
+
+/// A directory entry, owned.
+#[derive(Debug, Clone)]
+pub struct Entry2 {
+    /// Nid.
+    pub nid: u64,
+    /// Name.
+    pub name: Vec<u8>,
+    /// Stored file type.
+    pub file_type: u8,
+}
+
+/// True if `tag` is 64 lowercase hex digits (a content address).
+pub fn is_digest_tag(tag: &[u8]) -> bool {
+    tag.len() == 64
+        && tag
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+impl Image {
+    /// Opens the metadata blob and parses the superblock and device table.
+    pub fn open(path: &Path) -> Result<Image> {
+        let meta =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let sb = SuperBlock::parse(&meta)
+            .map_err(|e| anyhow!("{}: superblock at offset 1024: {e}", path.display()))?;
+        if (meta.len() as u64) < sb.image_bytes() {
+            bail!(
+                "{}: truncated: {} bytes, but the superblock says {} blocks ({} bytes)",
+                path.display(),
+                meta.len(),
+                sb.blocks,
+                sb.image_bytes()
+            );
+        }
+        let mut slots = Vec::new();
+        for i in 0..sb.extra_devices {
+            let pos = sb.device_slot_pos(i).expect("in range") as usize;
+            let s = meta.get(pos..).unwrap_or(&[]);
+            slots.push(DeviceSlot::parse(s).map_err(|e| {
+                anyhow!(
+                    "{}: device slot {} at offset {pos}: {e}",
+                    path.display(),
+                    i + 1
+                )
+            })?);
+        }
+        Ok(Image {
+            path: path.to_path_buf(),
+            meta,
+            sb,
+            slots,
+            devices: Vec::new(),
+        })
+    }
+
+    /// Opens the data blobs: `explicit` in slot order if given, else each
+    /// slot's tag as a file name in `blob_dir` (default: the image's directory).
+    pub fn open_devices(&mut self, explicit: &[PathBuf], blob_dir: Option<&Path>) -> Result<()> {
+        if !explicit.is_empty() && explicit.len() != self.slots.len() {
+            bail!(
+                "{}: the image has {} extra device(s) but {} --device given",
+                self.path.display(),
+                self.slots.len(),
+                explicit.len()
+            );
+        }
+        let dir = blob_dir
+            .map(Path::to_path_buf)
+            .or_else(|| self.path.parent().map(Path::to_path_buf))
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        for (i, slot) in self.slots.iter().enumerate() {
+            let path = match explicit.get(i) {
+                Some(p) => p.clone(),
+                None => {
+                    let tag = slot.tag();
+                    if !is_digest_tag(tag) {
+                        bail!(
+                            "{}: device {} has tag {:?}, not a blob digest; give --device",
+                            self.path.display(),
+                            i + 1,
+                            String::from_utf8_lossy(tag)
+                        );
+                    }
+                    dir.join(std::str::from_utf8(tag).expect("hex"))
+                }
+            };
+            let file = File::open(&path)
+                .with_context(|| format!("{}: cannot open device {}", path.display(), i + 1))?;
+            let len = file.metadata()?.len();
+            self.devices.push(Device {
+                slot: *slot,
+                path,
+                file,
+                len,
+            });
+        }
+        Ok(())
+    }
+
+    /// Parses inode `nid`; returns it and its byte position.
+    pub fn inode(&self, nid: u64) -> Result<(Inode, u64)> {
+        let pos = self
+            .sb
+            .inode_pos(nid)
+            .ok_or_else(|| anyhow!("nid {nid}: position overflows"))?;
+        let buf = usize::try_from(pos)
+            .ok()
+            .and_then(|p| self.meta.get(p..))
+            .unwrap_or(&[]);
+        let i = Inode::parse(buf, nid, &self.sb)
+            .map_err(|e| anyhow!("inode {nid} at offset {pos}: {e}"))?;
+        Ok((i, pos))
+    }
+
+    fn meta_at(&self, pos: u64, len: usize, what: &str) -> Result<&[u8]> {
+        usize::try_from(pos)
+            .ok()
+            .and_then(|p| self.meta.get(p..p.checked_add(len)?))
+            .ok_or_else(|| anyhow!("{what}: offset {pos}+{len} is beyond the metadata blob"))
+    }
+
+    /// Full names and values of an inode's xattrs (inline and shared).
+    pub fn xattrs(&self, i: &Inode, ipos: u64) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let region = self.meta_at(ipos + i.core_size() as u64, i.xattr_size(), "xattrs")?;
+        let ctx = |e| {
+            anyhow!(
+                "inode {} xattrs at offset {}: {e}",
+                i.nid,
+                ipos + i.core_size() as u64
+            )
+        };
+        let x = InlineXattrs::parse(region).map_err(ctx)?;
+        let mut out = Vec::new();
+        let mut push = |e: Entry| -> Result<()> {
+            let prefix = prefix_of(e.name_index).ok_or_else(|| {
+                anyhow!(
+                    "inode {}: xattr name index {:#x} unsupported",
+                    i.nid,
+                    e.name_index
+                )
+            })?;
+            let mut name = prefix.to_vec();
+            name.extend_from_slice(e.suffix);
+            out.push((name, e.value.to_vec()));
+            Ok(())
+        };
+        for id in x.shared_ids() {
+            let pos = self.sb.shared_xattr_pos(id);
+            let buf = usize::try_from(pos)
+                .ok()
+                .and_then(|p| self.meta.get(p..))
+                .unwrap_or(&[]);
+            let (e, _) = Entry::parse(buf)
+                .map_err(|e| anyhow!("inode {}: shared xattr {id} at offset {pos}: {e}", i.nid))?;
+            push(e)?;
+        }
+        for e in x.entries() {
+            push(e.map_err(ctx)?)?;
+        }
+        Ok(out)
+    }
+
+    /// Reads a device block range.
+    fn read_dev(&self, device: u16, blk: u64, out: &mut [u8]) -> Result<()> {
+        let pos = blk
+            .checked_mul(BS64)
+            .ok_or_else(|| anyhow!("block {blk} overflows"))?;
+        if device == 0 {
+            out.copy_from_slice(self.meta_at(pos, out.len(), "data block")?);
+            return Ok(());
+        }
+        let d = self
+            .devices
+            .get(usize::from(device) - 1)
+            .ok_or_else(|| anyhow!("device {device} is not open (give --device or --blob-dir)"))?;
+        // erofs-utils 1.5 `--blobdev` leaves the slot's block count 0; Linux only
+        // uses it for unified addressing, so then the blob's own size bounds it.
+        let limit = if d.slot.blocks == 0 {
+            d.len / BS64
+        } else {
+            u64::from(d.slot.blocks)
+        };
+        if blk + (out.len() as u64).div_ceil(BS64) > limit {
+            bail!("block {blk} is beyond device {device}'s {limit} blocks");
+        }
+        d.file.read_exact_at(out, pos).with_context(|| {
+            format!(
+                "{}: short read at offset {pos} (blob truncated?)",
+                d.path.display()
+            )
+        })
+    }
+
+    /// Reads the whole data of an inode, calling `f` with each piece in order.
+    /// Returns the number of chunk references and the mapped (device, block) of
+    /// each chunk (for dedup statistics).
+    pub fn read_data(
+        &self,
+        i: &Inode,
+        ipos: u64,
+        mut f: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<Vec<(u16, u64)>> {
+        let mut refs = Vec::new();
+        let nblocks = i.nblocks();
+        let mut buf = vec![0u8; BLOCK_SIZE];
+        match i.layout {
+            Layout::FlatPlain | Layout::FlatInline => {
+                for b in 0..nblocks {
+                    match i
+                        .map_flat(ipos, b, self.sb.blocks)
+                        .map_err(|e| anyhow!("inode {} block {b}: {e}", i.nid))?
+                    {
+                        Some(Mapping::Block { blk, len }) => {
+                            f(self.meta_at(u64::from(blk) * BS64, len, "data block")?)?;
+                        }
+                        Some(Mapping::Inline { pos, len }) => {
+                            f(self.meta_at(pos, len, "inline data")?)?
+                        }
+                        None => break,
+                    }
+                }
+            }
+            Layout::ChunkBased(info) => {
+                let mask = self.sb.device_id_mask();
+                let flat = false;
+                let nchunks = i.chunk_count().map_err(fe)?;
+                let per = info.chunk_blocks();
+                for c in 0..nchunks {
+                    let epos = i
+                        .chunk_entry_pos(ipos, c)
+                        .map_err(|e| anyhow!("inode {} chunk {c}: {e}", i.nid))?;
+                    let ebuf = self.meta_at(epos, info.entry_size(), "chunk entry")?;
+                    let addr = parse_chunk_entry(ebuf, &info, mask)
+                        .map_err(|e| anyhow!("inode {} chunk {c} at offset {epos}: {e}", i.nid))?;
+                    let first = c * per;
+                    let last = std::cmp::min(first + per, nblocks);
+                    let bytes =
+                        std::cmp::min(i.size - first * BS64, (last - first) * BS64) as usize;
+                    match addr {
+                        ChunkAddr::Hole => {
+                            buf.fill(0);
+                            let mut left = bytes;
+                            while left > 0 {
+                                let n = left.min(BLOCK_SIZE);
+                                f(&buf[..n])?;
+                                left -= n;
+                            }
+                        }
+                        ChunkAddr::Mapped { device_id, blk } => {
+                            let d = map_dev(device_id, blk, flat, &self.slots).map_err(|e| {
+                                anyhow!("inode {} chunk {c} at offset {epos}: {e}", i.nid)
+                            })?;
+                            refs.push((d.device, d.blk));
+                            let mut data = vec![0u8; bytes];
+                            self.read_dev(d.device, d.blk, &mut data).with_context(|| {
+                                format!("inode {} chunk {c} (entry at offset {epos})", i.nid)
+                            })?;
+                            f(&data)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(refs)
+    }
+
+    /// Reads and parses the entries of directory inode `i`, in stored order.
+    pub fn dir_entries(&self, i: &Inode, ipos: u64) -> Result<Vec<Entry2>> {
+        let mut data = Vec::with_capacity(i.size as usize);
+        self.read_data(i, ipos, |d| {
+            data.extend_from_slice(d);
+            Ok(())
+        })?;
+        let mut out = Vec::new();
+        for (k, blk) in data.chunks(BLOCK_SIZE).enumerate() {
+            let ctx = |e| anyhow!("directory inode {} block {k}: {e}", i.nid);
+            let d = DirBlock::new(blk).map_err(ctx)?;
+            for j in 0..d.len() {
+                let e = d.get(j).map_err(ctx)?;
+                out.push(Entry2 {
+                    nid: e.nid,
+                    name: e.name.to_vec(),
+                    file_type: e.file_type,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

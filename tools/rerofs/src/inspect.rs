@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `rerofs inspect`: superblock, features, device table, inodes, dedup statistics.
+
+use crate::image::Image;
+use crate::mkfs::hex;
+use anyhow::Result;
+use rerofs_format::inode::Layout;
+use rerofs_format::superblock::INCOMPAT_NAMES;
+use serde_json::json;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+
+/// Options of `rerofs inspect`.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Metadata blob.
+    pub image: PathBuf,
+    /// Print only the device table: one line per slot, in slot order, its tag.
+    #[arg(long)]
+    pub devices: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const COMPAT_NAMES: [(u32, &str); 3] = [(1, "sb_csum"), (2, "mtime"), (4, "xattr_filter")];
+
+/// Runs `rerofs inspect`.
+pub fn run(a: &InspectArgs) -> Result<()> {
+    let img = Image::open(&a.image)?;
+    let sb = &img.sb;
+    let tags: Vec<String> = img
+        .slots
+        .iter()
+        .map(|s| String::from_utf8_lossy(s.tag()).into_owned())
+        .collect();
+    if a.devices {
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&tags)?);
+        } else {
+            for t in &tags {
+                println!("{t}");
+            }
+        }
+        return Ok(());
+    }
+    let features: Vec<&str> = COMPAT_NAMES
+        .iter()
+        .filter(|(b, _)| sb.feature_compat & b != 0)
+        .map(|(_, n)| *n)
+        .chain(
+            INCOMPAT_NAMES
+                .iter()
+                .filter(|(b, _)| sb.feature_incompat & b != 0)
+                .map(|(_, n)| *n),
+        )
+        .collect();
+
+    // Walk every inode reachable from the root.
+    let mut inodes = Vec::new();
+    let mut seen = HashSet::new();
+    let mut queue = VecDeque::from([(sb.root_nid, String::from("/"))]);
+    let mut refs_total = 0u64;
+    let mut unique: HashMap<(u16, u64), ()> = HashMap::new();
+    let mut errors = Vec::new();
+    while let Some((nid, path)) = queue.pop_front() {
+        if !seen.insert(nid) {
+            continue;
+        }
+        let (i, ipos) = match img.inode(nid) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(format!("{path}: {e}"));
+                continue;
+            }
+        };
+        let layout = match i.layout {
+            Layout::FlatPlain => "flat_plain".to_string(),
+            Layout::FlatInline => "flat_inline".to_string(),
+            Layout::ChunkBased(c) => format!(
+                "chunk_based({} KiB, {})",
+                c.chunk_size() / 1024,
+                if c.indexes() { "index" } else { "blockmap" }
+            ),
+        };
+        if let Layout::ChunkBased(info) = i.layout {
+            let mask = sb.device_id_mask();
+            if let Ok(n) = i.chunk_count() {
+                for c in 0..n {
+                    let Ok(p) = i.chunk_entry_pos(ipos, c) else {
+                        break;
+                    };
+                    let Some(e) = img.meta.get(p as usize..p as usize + info.entry_size()) else {
+                        break;
+                    };
+                    if let Ok(rerofs_format::inode::ChunkAddr::Mapped { device_id, blk }) =
+                        rerofs_format::inode::parse_chunk_entry(e, &info, mask)
+                    {
+                        refs_total += 1;
+                        unique.insert((device_id, blk.into()), ());
+                    }
+                }
+            }
+        }
+        inodes.push(json!({
+            "nid": nid, "path": path, "mode": format!("{:o}", i.mode), "size": i.size,
+            "nlink": i.nlink, "uid": i.uid, "gid": i.gid, "mtime": i.mtime,
+            "extended": i.extended, "layout": layout, "xattr_bytes": i.xattr_size(),
+        }));
+        if i.mode & 0o170000 == 0o040000 {
+            match img.dir_entries(&i, ipos) {
+                Ok(ents) => {
+                    for e in ents {
+                        if e.name != b"." && e.name != b".." {
+                            let p = format!(
+                                "{}{}{}",
+                                path,
+                                if path.ends_with('/') { "" } else { "/" },
+                                String::from_utf8_lossy(&e.name)
+                            );
+                            queue.push_back((e.nid, p));
+                        }
+                    }
+                }
+                Err(e) => errors.push(format!("{path}: {e}")),
+            }
+        }
+    }
+    let out = json!({
+        "image": a.image.display().to_string(),
+        "superblock": {
+            "blocks": sb.blocks, "inos": sb.inos, "root_nid": sb.root_nid,
+            "meta_blkaddr": sb.meta_blkaddr, "xattr_blkaddr": sb.xattr_blkaddr,
+            "build_time": sb.build_time, "build_time_nsec": sb.build_time_nsec,
+            "uuid": hex(&sb.uuid), "volume_name": String::from_utf8_lossy(&sb.volume_name).trim_end_matches('\0'),
+            "feature_compat": sb.feature_compat, "feature_incompat": sb.feature_incompat,
+            "features": features, "extra_devices": sb.extra_devices, "devt_slotoff": sb.devt_slotoff,
+        },
+        "devices": img.slots.iter().map(|s| json!({"tag": String::from_utf8_lossy(s.tag()), "blocks": s.blocks, "mapped_blkaddr": s.uniaddr})).collect::<Vec<_>>(),
+        "dedup": {"chunk_refs": refs_total, "unique_chunks": unique.len()},
+        "inodes": inodes,
+        "errors": errors,
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let s = &out["superblock"];
+    println!("image:        {}", a.image.display());
+    println!("blocks:       {} ({} bytes)", sb.blocks, sb.image_bytes());
+    println!("inodes:       {} (root nid {})", sb.inos, sb.root_nid);
+    println!("uuid:         {}", s["uuid"].as_str().unwrap_or(""));
+    println!("volume name:  {}", s["volume_name"].as_str().unwrap_or(""));
+    println!("build time:   {}.{:09}", sb.build_time, sb.build_time_nsec);
+    println!("features:     {}", features.join(" "));
+    println!("devices:      {}", img.slots.len());
+    for (k, d) in img.slots.iter().enumerate() {
+        println!(
+            "  [{}] tag {} blocks {} mapped_blkaddr {}",
+            k + 1,
+            String::from_utf8_lossy(d.tag()),
+            d.blocks,
+            d.uniaddr
+        );
+    }
+    println!(
+        "dedup:        {} chunk references, {} unique chunks",
+        refs_total,
+        unique.len()
+    );
+    println!("inodes:");
+    for i in out["inodes"].as_array().into_iter().flatten() {
+        println!(
+            "  {:>8} {:>7} {:>10} {:<28} {}",
+            i["nid"],
+            i["mode"].as_str().unwrap_or(""),
+            i["size"],
+            i["layout"].as_str().unwrap_or(""),
+            i["path"].as_str().unwrap_or("")
+        );
+    }
+    for e in &errors {
+        eprintln!("rerofs inspect: {e}");
+    }
+    Ok(())
+}

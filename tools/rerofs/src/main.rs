@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `rerofs`: build, check and inspect rerofs/EROFS images.
+//!
+//! Exit codes: 0 success, 1 failure or problems found, 2 usage error.
+
+mod fsck;
+mod image;
+mod inspect;
+mod mkfs;
+mod tree;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "rerofs",
+    version,
+    about = "Build, check and inspect rerofs (EROFS) images"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build an image: a metadata blob plus content-addressed data blobs.
+    Mkfs(mkfs::MkfsArgs),
+    /// Check an image (and its data blobs); optionally extract it.
+    Fsck(fsck::FsckArgs),
+    /// Describe an image: superblock, features, devices, inodes, dedup.
+    Inspect(inspect::InspectArgs),
+}
+
+fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`rerofs inspect IMG | head`), like other tools.
+    // SAFETY: setting a signal disposition before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Installed as mkfs.rerofs / fsck.rerofs: imply the subcommand.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv0 = args
+        .first()
+        .and_then(|a| {
+            std::path::Path::new(a)
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    match argv0.as_str() {
+        "mkfs.rerofs" => args.insert(1, "mkfs".into()),
+        "fsck.rerofs" => args.insert(1, "fsck".into()),
+        _ => {}
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            e.print().ok();
+            return ExitCode::from(code);
+        }
+    };
+    let r = match &cli.cmd {
+        Cmd::Mkfs(a) => mkfs::run(a).map(|()| true),
+        Cmd::Fsck(a) => fsck::run(a),
+        Cmd::Inspect(a) => inspect::run(a).map(|()| true),
+    };
+    match r {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("rerofs: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ENV := . $(TOP)/scripts/env.sh
 
-.PHONY: all module setup kernel test-format selftest check demo clean fmt
+.PHONY: all module setup kernel test-format tools install selftest check demo clean fmt
 
 all: module
 
@@ -25,6 +25,16 @@ module: kernel
 test-format:
 	@cd rust/format && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$$PATH cargo test -q 2>&1 | tail -n 20
 
+# Userspace CLI (rerofs mkfs/fsck/inspect); installed also as mkfs.rerofs and
+# fsck.rerofs so that `mkfs -t rerofs` and `fsck -t rerofs` work.
+tools:
+	@cd tools && cargo build -q --release
+
+install: tools
+	install -D -m755 tools/target/release/rerofs $(DESTDIR)/usr/local/bin/rerofs
+	ln -sf rerofs $(DESTDIR)/usr/local/bin/mkfs.rerofs
+	ln -sf rerofs $(DESTDIR)/usr/local/bin/fsck.rerofs
+
 selftest: module
 	@bash selftests/run.sh
 
@@ -35,7 +45,7 @@ demo: module
 	@bash scripts/demo.sh
 
 fmt:
-	@$(ENV); rustfmt --edition 2021 --config-path "$$(rero_kdir)/../src-"*/.rustfmt.toml rust/*.rs; cd rust/format && cargo fmt
+	@$(ENV); rustfmt --edition 2021 rust/*.rs; cd rust/format && cargo fmt; cd ../../tools && cargo fmt
 
 clean:
 	@$(ENV); kdir=$$(rero_kdir); [ -d "$$kdir" ] && $(MAKE) -s -C "$$kdir" M=$(TOP) "$${KMAKE_ARGS[@]}" clean || true

@@ -29,12 +29,14 @@
 struct rerofs_mount_opts {
 	char **devices;		/* device=PATH, repeatable, in slot order */
 	unsigned int ndevices;
+	char *blobdir;		/* blobdir=DIR: blobs are DIR/<tag> */
 };
 
-enum { Opt_device };
+enum { Opt_device, Opt_blobdir };
 
 static const struct fs_parameter_spec rerofs_fs_parameters[] = {
 	fsparam_string("device", Opt_device),
+	fsparam_string("blobdir", Opt_blobdir),
 	{}
 };
 
@@ -64,6 +66,11 @@ static int rerofs_fc_parse_param(struct fs_context *fc, struct fs_parameter *par
 		devices[opts->ndevices++] = param->string;
 		param->string = NULL;
 		return 0;
+	case Opt_blobdir:
+		kfree(opts->blobdir);
+		opts->blobdir = param->string;
+		param->string = NULL;
+		return 0;
 	}
 	return -ENOPARAM;
 }
@@ -91,6 +98,7 @@ static void rerofs_fc_free(struct fs_context *fc)
 	for (i = 0; i < opts->ndevices; i++)
 		kfree(opts->devices[i]);
 	kfree(opts->devices);
+	kfree(opts->blobdir);
 	kfree(opts);
 }
 
@@ -102,6 +110,11 @@ unsigned int rerofs_opts_ndevices(const struct rerofs_mount_opts *opts)
 const char *rerofs_opts_device(const struct rerofs_mount_opts *opts, unsigned int i)
 {
 	return i < opts->ndevices ? opts->devices[i] : NULL;
+}
+
+const char *rerofs_opts_blobdir(const struct rerofs_mount_opts *opts)
+{
+	return opts->blobdir;
 }
 
 void rerofs_seq_show_option(struct seq_file *m, const char *name, const char *value)

@@ -42,6 +42,7 @@ void rerofs_sb_set_xattr(struct super_block *sb);
 bool rerofs_may_list_trusted(void);
 struct posix_acl *rerofs_get_inode_acl(struct inode *inode, int type, bool rcu);
 unsigned int rerofs_opts_ndevices(const struct rerofs_mount_opts *opts);
+const char *rerofs_opts_blobdir(const struct rerofs_mount_opts *opts);
 const char *rerofs_opts_device(const struct rerofs_mount_opts *opts, unsigned int i);
 void rerofs_seq_show_option(struct seq_file *m, const char *name, const char *value);
 void rerofs_sb_set_readonly(struct super_block *sb);

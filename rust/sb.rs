@@ -51,6 +51,8 @@ pub(crate) struct SbInfo {
     name: KVec<u8>,
     /// The `device=` options as given, NUL terminated, for `show_options`.
     device_opts: KVec<KVec<u8>>,
+    /// The `blobdir=` option as given, NUL terminated (empty if absent).
+    blobdir_opt: KVec<u8>,
     /// Extra devices, in slot order (device id `i + 1`).
     pub(crate) devices: KVec<Device>,
     /// The raw long xattr name prefix table (`XATTR_PREFIXES`), and its entry count.
@@ -99,6 +101,11 @@ fn open_devices(
     } else {
         0
     };
+    let blobdir = opts.blobdir();
+    if blobdir.is_some() && opts.device_count() != 0 {
+        pr_err!("({}): blobdir= and device= cannot be used together\n", shown);
+        return Err(EINVAL);
+    }
     if opts.device_count() != 0 && opts.device_count() != usize::from(extra) {
         pr_err!(
             "({}): the image has {} extra devices but {} device= options were given\n",
@@ -122,9 +129,26 @@ fn open_devices(
             errno(&e)
         })?;
         let mut tag_path = KVec::new();
-        let path = match opts.device(i.into()) {
-            Some(path) => path,
-            None => {
+        let path = match (opts.device(i.into()), blobdir) {
+            (Some(path), _) => path,
+            (None, Some(dir)) => {
+                let tag = slot.tag();
+                if tag.len() != 64 || !tag.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+                    pr_err!(
+                        "({}): device slot {}: tag {} is not 64 lowercase hex digits, refused with blobdir=\n",
+                        shown,
+                        i,
+                        BStr::from_bytes(tag)
+                    );
+                    return Err(EINVAL);
+                }
+                tag_path.extend_from_slice(dir.as_bytes(), GFP_KERNEL)?;
+                tag_path.push(b'/', GFP_KERNEL)?;
+                tag_path.extend_from_slice(tag, GFP_KERNEL)?;
+                tag_path.push(0, GFP_KERNEL)?;
+                CStr::from_bytes_with_nul(&tag_path).map_err(|_| EINVAL)?
+            }
+            (None, None) => {
                 if slot.tag().is_empty() {
                     pr_err!("({}): device slot {} has an empty tag and no device= option\n", shown, i);
                     return Err(EINVAL);
@@ -270,6 +294,10 @@ pub(crate) fn fill_super(
         device_opts.push(copy_cstr(path)?, GFP_KERNEL)?;
     }
     let devices = open_devices(&disk, &file, image_size, opts, shown)?;
+    let blobdir_opt = match opts.blobdir() {
+        Some(dir) => copy_cstr(dir)?,
+        None => KVec::new(),
+    };
     let long_prefixes = load_long_prefixes(&disk, &file, image_size, shown)?;
     let root_nid = disk.root_nid;
     let info = KBox::new(
@@ -279,6 +307,7 @@ pub(crate) fn fill_super(
             image_size,
             name,
             device_opts,
+            blobdir_opt,
             devices,
             long_prefixes,
         },
@@ -314,6 +343,9 @@ pub(crate) fn statfs(sb: &SuperBlock) -> StatFs {
 
 /// Appends rerofs's own options to `/proc/mounts`.
 pub(crate) fn show_options(sb: &SuperBlock, m: &mut SeqFile) {
+    if let Ok(dir) = CStr::from_bytes_with_nul(&sb.info().blobdir_opt) {
+        m.show_option(c_str!("blobdir"), dir);
+    }
     for dev in sb.info().device_opts.iter() {
         if let Ok(path) = CStr::from_bytes_with_nul(dev) {
             m.show_option(c_str!("device"), path);

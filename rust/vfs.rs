@@ -89,6 +89,7 @@ mod c {
             rac: *mut bindings::readahead_control,
         ) -> *mut bindings::inode;
         pub(super) fn rerofs_opts_ndevices(opts: *const c_void) -> core::ffi::c_uint;
+        pub(super) fn rerofs_opts_blobdir(opts: *const c_void) -> *const core::ffi::c_char;
         pub(super) fn rerofs_opts_device(
             opts: *const c_void,
             i: core::ffi::c_uint,
@@ -210,6 +211,17 @@ impl<'a> MountOptions<'a> {
     pub(crate) fn device_count(&self) -> usize {
         // SAFETY: The option block is valid by the type invariant.
         unsafe { c::rerofs_opts_ndevices(self.0.as_ptr()) as usize }
+    }
+
+    /// The `blobdir=` directory, if given.
+    pub(crate) fn blobdir(&self) -> Option<&'a CStr> {
+        // SAFETY: The option block is valid by the type invariant.
+        let p = unsafe { c::rerofs_opts_blobdir(self.0.as_ptr()) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: The string is NUL terminated and owned by the option block (`'a`).
+        Some(unsafe { CStr::from_char_ptr(p.cast()) })
     }
 
     /// The `i`-th `device=` path.

@@ -34,14 +34,31 @@ else
 	failed=$((failed + 1)); echo "not ok - module builds without warnings"
 fi
 
-# Unit tests of the shared format crate (cargo's own summary lines are summed).
-log=$(mktemp)
-(cd rust/format && PATH=/usr/bin:/bin:/usr/sbin:/sbin cargo test 2>&1) | tee "$log" | grep -E '^test |test result' >&2
-read -r p f < <(awk '/^test result:/ {for (i = 1; i <= NF; i++) {if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1)}} END {print p + 0, f + 0}' "$log")
-if ! grep -q '^test result:' "$log"; then f=$((f + 1)); echo "check: cargo test did not run" >&2; fi
-echo "# format crate: $p passed, $f failed"
-passed=$((passed + p)); failed=$((failed + f))
-rm -f "$log"
+# Unit and integration tests of the format crate and the tools (cargo's own
+# summary lines are summed).
+cargo_tests() { # DIR
+	local log p f t0
+	log=$(mktemp)
+	t0=$(date +%s)
+	(cd "$1" && PATH=/usr/bin:/bin:/usr/sbin:/sbin cargo test 2>&1) | tee "$log" | grep -E '^test |test result|panicked|error' >&2
+	read -r p f < <(awk '/^test result:/ {for (i = 1; i <= NF; i++) {if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1)}} END {print p + 0, f + 0}' "$log")
+	if ! grep -q '^test result:' "$log" || grep -q '^error' "$log"; then f=$((f + 1)); echo "check: cargo test in $1 did not run cleanly" >&2; fi
+	echo "# $1: $p passed, $f failed"
+	passed=$((passed + p)); failed=$((failed + f))
+	timings+=("cargo test $1: $(( $(date +%s) - t0 )) s")
+	rm -f "$log"
+}
+cargo_tests rust/format
+cargo_tests tools
+# Lints: clippy on the userspace crates (rustup's cargo has clippy).
+if [ -x "$HOME/.cargo/bin/cargo" ] && "$HOME/.cargo/bin/cargo" clippy --version >/dev/null 2>&1; then
+	if (cd tools && "$HOME/.cargo/bin/cargo" clippy -q --all-targets -- -D warnings) >&2 &&
+		(cd rust/format && "$HOME/.cargo/bin/cargo" clippy -q --all-targets -- -D warnings) >&2; then
+		passed=$((passed + 1)); echo "ok - cargo clippy clean (tools, format)"
+	else
+		failed=$((failed + 1)); echo "not ok - cargo clippy clean (tools, format)"
+	fi
+fi
 
 # Selftests in the guest; their last line is `N passed, N failed`.
 if [ -f rerofs.ko ]; then

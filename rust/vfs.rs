@@ -31,7 +31,7 @@ const _: () = assert!(PAGE_SIZE == crate::format::BLOCK_SIZE);
 
 /// `EFSCORRUPTED`, the errno for a damaged image (`EUCLEAN`, as in ext4 and EROFS).
 pub(crate) fn efscorrupted() -> Error {
-    Error::from_errno(bindings::EUCLEAN as c_int)
+    Error::from_errno(-(bindings::EUCLEAN as c_int))
 }
 
 /// Logs a rate-limited "corrupted" message for `what` at byte `pos` of `image` and
@@ -45,17 +45,17 @@ pub(crate) fn efscorrupted_report(image: &kernel::str::BStr, what: &str, pos: u6
 
 /// `EOPNOTSUPP` (not among `kernel::error::code` in 6.12).
 pub(crate) fn eopnotsupp() -> Error {
-    Error::from_errno(bindings::EOPNOTSUPP as c_int)
+    Error::from_errno(-(bindings::EOPNOTSUPP as c_int))
 }
 
 /// `ENODATA` (not among `kernel::error::code` in 6.12).
 pub(crate) fn enodata() -> Error {
-    Error::from_errno(bindings::ENODATA as c_int)
+    Error::from_errno(-(bindings::ENODATA as c_int))
 }
 
 /// `ENAMETOOLONG` (not among `kernel::error::code` in 6.12).
 pub(crate) fn enametoolong() -> Error {
-    Error::from_errno(bindings::ENAMETOOLONG as c_int)
+    Error::from_errno(-(bindings::ENAMETOOLONG as c_int))
 }
 
 mod c {

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ENV := . $(TOP)/scripts/env.sh
 
-.PHONY: all module setup kernel test-format tools install selftest check demo clean fmt
+.PHONY: all module setup kernel test-format tools install bench bench-smoke selftest check demo clean fmt
 
 all: module
 
@@ -34,6 +34,13 @@ install: tools
 	install -D -m755 tools/target/release/rerofs $(DESTDIR)/usr/local/bin/rerofs
 	ln -sf rerofs $(DESTDIR)/usr/local/bin/mkfs.rerofs
 	ln -sf rerofs $(DESTDIR)/usr/local/bin/fsck.rerofs
+
+# mkfs benchmark: rerofs mkfs vs mkfs.erofs on the kernel source tree (not a timed test).
+bench: tools
+	@bash bench/mkfs.sh
+
+bench-smoke: tools
+	@bash bench/mkfs.sh --smoke
 
 selftest: module
 	@bash selftests/run.sh

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+// Integration-test code: compiled only by `cargo test`, as if under #[cfg(test)].
 
 //! Fuzz smoke test without cargo-fuzz: thousands of pseudo-random mutations of the
 //! metadata blocks of real images, each run through every parser and a full walk.

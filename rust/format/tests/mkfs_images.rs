@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+// Integration-test code: compiled only by `cargo test`, as if under #[cfg(test)].
 
 //! Builds images with mkfs.erofs (erofs-utils) from a generated tree and checks that
 //! walking them with the format crate's parsers gives back the tree byte for byte.

@@ -2,11 +2,13 @@
 
 //! `rerofs mkfs`: builds an EROFS metadata blob plus chunk-deduplicated data blobs.
 
-use crate::tree::{mode, Content, FileSource, NodeId, Tree};
+use crate::image::is_digest_tag;
+use crate::tree::{mode, Content, FileSource, Node, NodeId, Tree};
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use rerofs_format::build::{self as b, InodeCore};
 use rerofs_format::dir::{file_type as ft, Dirent, DIRENT_SIZE};
+use rerofs_format::inode::EXTENDED_SIZE;
 use rerofs_format::superblock::{
     SuperBlock, COMPAT_MTIME, COMPAT_SB_CHKSUM, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE,
 };
@@ -21,20 +23,67 @@ use std::time::Instant;
 const BS: usize = BLOCK_SIZE;
 const BS64: u64 = BLOCK_SIZE as u64;
 
+/// How `rerofs mkfs` places file data, in detail (shown by `--help`).
+const MKFS_LONG_HELP: &str = "\
+DATA BLOBS:
+  A regular file of 4096 bytes or more, or a smaller one that would not fit
+  inline in its inode block with a 64-byte inode core, is a chunk-based file:
+  it is cut into --chunk-size chunks and each distinct chunk (by SHA-256 and
+  length) is stored once, in the first blob that needs it, padded to a
+  4096-byte block. All-zero chunks are holes and not stored (unless
+  --no-holes). Other files are stored inline in the metadata blob. Each blob
+  is written as BLOB_DIR/<sha256 of its contents>, and its device slot's tag
+  is the same 64 hex digits. A blob left empty is not written and gets no
+  device slot.
+
+  Default (one shared blob): the chunks of the files of the final tree, in
+  inode order (breadth first, names sorted).
+
+  --blob-per-layer: the blob of SOURCE i holds the chunks of every regular
+  file that SOURCE i itself supplies, as given (including files that later
+  layers delete with whiteouts or replace, as in OCI), in the order the layer
+  supplies them (tar member order; sorted depth first for a directory),
+  except chunks already stored in the blob of an earlier SOURCE or earlier in
+  the same SOURCE, which are referenced where they are. So blob i depends
+  only on SOURCEs 1..=i, --chunk-size and --no-holes: images whose first k
+  SOURCEs are the same have the same first k blobs, byte for byte and by
+  name.
+
+REUSE:
+  Before writing a blob whose size equals that of an existing candidate,
+  mkfs computes the blob's digest D; a candidate named D whose contents hash
+  to D is used instead of writing the blob, and counted as reused in the
+  summary. Candidates: BLOB_DIR/D, D inside a --reuse directory, and a
+  --reuse file named D; one outside BLOB_DIR is hard-linked into BLOB_DIR as
+  D (copied if it cannot be linked), so that BLOB_DIR holds every blob of the
+  image. A --reuse file must be named by 64 lowercase hex digits and must be
+  one of this image's blobs (same name and contents), or mkfs fails before
+  writing anything; a --reuse directory is only a pool to pick from.
+
+EXIT STATUS:
+  0 success, 1 error (nothing but data blobs in BLOB_DIR is left behind;
+  the metadata blob is written last), 2 usage error.";
+
 /// Options of `rerofs mkfs`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = MKFS_LONG_HELP)]
 pub struct MkfsArgs {
-    /// Chunk size in bytes: a power of two, at least 4096.
+    /// Chunk size in bytes: a power of two, at least 4096 (suffix k or m allowed).
     #[arg(long, default_value_t = 65536, value_parser = parse_chunk_size)]
     pub chunk_size: u64,
     /// Directory for the data blobs (named by the hex SHA-256 of their
     /// contents); default: the metadata blob's directory.
     #[arg(long)]
     pub blob_dir: Option<PathBuf>,
-    /// One data blob per SOURCE instead of one shared blob (chunks already
-    /// stored for an earlier layer are not stored again).
+    /// One data blob per SOURCE, holding the chunks that SOURCE supplies and
+    /// no earlier SOURCE did (see DATA BLOBS in --help).
     #[arg(long)]
     pub blob_per_layer: bool,
+    /// Existing blobs (files named by their digest) or directories of them to
+    /// use instead of writing identical blobs; takes several values, so end
+    /// the list with `--` or give it after the SOURCEs (see REUSE in --help).
+    #[arg(long, value_name = "BLOB", num_args = 1..)]
+    pub reuse: Vec<PathBuf>,
     /// Set every inode's time (and the build time) to this UNIX time. Without it,
     /// SOURCE_DATE_EPOCH, if set, clamps newer times to itself.
     #[arg(long, short = 'T')]
@@ -53,6 +102,10 @@ pub struct MkfsArgs {
     /// Do not print the summary line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Also print one line per data blob: slot, layer, digest, size, and
+    /// whether it was written or reused.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// Metadata blob to write.
     pub meta_blob: PathBuf,
     /// Source directories or tar layers (plain, gzip, zstd), applied in order
@@ -237,6 +290,19 @@ struct Blob {
 /// Runs `rerofs mkfs`.
 pub fn run(a: &MkfsArgs) -> Result<()> {
     let t0 = Instant::now();
+    // Fail before any work if the metadata blob cannot go where asked.
+    let meta_dir = a
+        .meta_blob
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !meta_dir.is_dir() {
+        bail!(
+            "{}: cannot create: {} is not a directory",
+            a.meta_blob.display(),
+            meta_dir.display()
+        );
+    }
     let mut tree = Tree::new();
     for (i, s) in a.sources.iter().enumerate() {
         let md = fs::metadata(s).with_context(|| format!("{}: cannot read source", s.display()))?;
@@ -318,12 +384,12 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         }
     };
 
-    // Which files are chunked; hash their chunks in parallel.
+    // Inode cores; which files are chunk-based.
     let chunk = a.chunk_size;
     let chunkbits = (chunk.trailing_zeros() - BLOCK_SIZE.trailing_zeros()) as u8;
     let mut cores: Vec<InodeCore> = Vec::with_capacity(order.len());
     let mut xattrs: Vec<Vec<u8>> = Vec::with_capacity(order.len());
-    let mut chunked: Vec<usize> = Vec::new();
+    let mut chunked: Vec<bool> = Vec::with_capacity(order.len());
     let path_of = |id: NodeId| format!("inode of source node {id}");
     for (i, &id) in order.iter().enumerate() {
         let n = &tree.nodes[id];
@@ -351,11 +417,7 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             mtime_nsec: n.mtime_nsec,
         };
         core.extended = !core.fits_compact(build_time.0, build_time.1);
-        if let Content::File { size, .. } = n.content {
-            if size >= BS64 || core.core_size() + xa.len() + size as usize > BS {
-                chunked.push(i);
-            }
-        }
+        chunked.push(stored_in_blobs(n));
         cores.push(core);
         xattrs.push(xa);
     }
@@ -367,8 +429,32 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             _ => 0,
         })
         .sum();
+
+    // The files whose chunks go to the blobs, in blob order: per layer, every
+    // file each layer supplies (whether or not it survives into the final
+    // tree), in the order the layer supplied it, which is node order; shared,
+    // the files of the final tree in inode order.
+    let to_hash: Vec<NodeId> = if a.blob_per_layer {
+        (0..tree.nodes.len())
+            .filter(|&id| stored_in_blobs(&tree.nodes[id]))
+            .collect()
+    } else {
+        order
+            .iter()
+            .zip(&chunked)
+            .filter(|(_, &c)| c)
+            .map(|(&id, _)| id)
+            .collect()
+    };
+    let hash_bytes: u64 = to_hash
+        .iter()
+        .map(|&id| match tree.nodes[id].content {
+            Content::File { size, .. } => size,
+            _ => 0,
+        })
+        .sum();
     let pb = if std::io::stderr().is_terminal() && !a.quiet {
-        let pb = indicatif::ProgressBar::new(total_in);
+        let pb = indicatif::ProgressBar::new(hash_bytes);
         pb.set_style(
             indicatif::ProgressStyle::with_template(
                 "{msg:8} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
@@ -381,10 +467,10 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         None
     };
     let holes = !a.no_holes;
-    let hashes: Vec<Vec<Chunk>> = chunked
+    let hashes: Vec<Vec<Chunk>> = to_hash
         .par_iter()
-        .map(|&i| {
-            let Content::File { src, size } = &tree.nodes[order[i]].content else {
+        .map(|&id| {
+            let Content::File { src, size } = &tree.nodes[id].content else {
                 unreachable!()
             };
             let n = size.div_ceil(chunk) as usize;
@@ -400,6 +486,24 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         })
         .collect::<Result<_>>()?;
 
+    // The data of inline files, read now so that an unreadable one stops
+    // mkfs before it writes anything.
+    let mut inline: Vec<Option<Vec<u8>>> = order
+        .par_iter()
+        .zip(&chunked)
+        .map(|(&id, &c)| match &tree.nodes[id].content {
+            Content::File { src, size } if !c && *size > 0 => {
+                let mut v = Vec::with_capacity(*size as usize);
+                for_each_chunk(src, *size, chunk, |c| {
+                    v.extend_from_slice(c);
+                    Ok(())
+                })?;
+                Ok(Some(v))
+            }
+            _ => Ok(None),
+        })
+        .collect::<Result<_>>()?;
+
     // Assign chunks to blobs, first occurrence wins.
     let nlayers = a.sources.len();
     let nblobs = if a.blob_per_layer { nlayers } else { 1 };
@@ -410,31 +514,36 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         })
         .collect();
     let mut dedup: HashMap<Chunk, (usize, u32)> = HashMap::new();
-    let mut refs: Vec<Vec<(Option<usize>, u32)>> = Vec::with_capacity(chunked.len());
-    for (k, &i) in chunked.iter().enumerate() {
-        let id = order[i];
+    let mut refs: HashMap<NodeId, Vec<(Option<usize>, u32)>> = HashMap::new();
+    for (&id, hs) in to_hash.iter().zip(hashes) {
         let blob = if a.blob_per_layer {
             tree.nodes[id].layer
         } else {
             0
         };
-        let mut r = Vec::with_capacity(hashes[k].len());
-        for (ci, c) in hashes[k].iter().enumerate() {
+        let mut r = Vec::with_capacity(hs.len());
+        for (ci, c) in hs.into_iter().enumerate() {
             match c {
                 Chunk::Zero => r.push((None, NULL_ADDR)),
                 Chunk::Data(_, len) => {
-                    let (bi, blk) = *dedup.entry(*c).or_insert_with(|| {
-                        let bl = &mut blobs[blob];
-                        let blk = bl.blocks;
-                        bl.chunks.push((id, ci as u64, blk));
-                        bl.blocks += (*len as u64).div_ceil(BS64) as u32;
-                        (blob, blk)
-                    });
+                    let (bi, blk) = match dedup.entry(c) {
+                        std::collections::hash_map::Entry::Occupied(o) => *o.get(),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            let bl = &mut blobs[blob];
+                            let blk = bl.blocks;
+                            bl.chunks.push((id, ci as u64, blk));
+                            bl.blocks = u64::from(blk)
+                                .checked_add((len as u64).div_ceil(BS64))
+                                .and_then(|x| u32::try_from(x).ok())
+                                .context("a data blob would exceed 2^32 blocks")?;
+                            *v.insert((blob, blk))
+                        }
+                    };
                     r.push((Some(bi), blk));
                 }
             }
         }
-        refs.push(r);
+        refs.insert(id, r);
     }
     // Device ids: non-empty blobs in order, from 1.
     let mut dev_of: Vec<Option<u16>> = vec![None; nblobs];
@@ -449,7 +558,7 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         bail!("too many data blobs");
     }
 
-    // Write the data blobs.
+    // Write (or reuse) the data blobs.
     let blob_dir = match &a.blob_dir {
         Some(d) => d.clone(),
         None => a
@@ -459,27 +568,19 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from(".")),
     };
-    if !devices.is_empty() {
-        fs::create_dir_all(&blob_dir)
-            .with_context(|| format!("{}: cannot create blob directory", blob_dir.display()))?;
-    }
-    if let Some(pb) = &pb {
-        pb.set_position(0);
-        pb.set_length(
-            devices
-                .iter()
-                .map(|&bi| blobs[bi].blocks as u64 * BS64)
-                .sum(),
-        );
-        pb.set_message("writing");
-    }
-    let digests: Vec<String> = devices
-        .par_iter()
-        .map(|&bi| write_blob(&tree, &blobs[bi], &blob_dir, chunk, pb.as_ref()))
-        .collect::<Result<_>>()?;
+    let placed_blobs = place_blobs(
+        &tree,
+        &blobs,
+        &devices,
+        &blob_dir,
+        &a.reuse,
+        chunk,
+        pb.as_ref(),
+    )?;
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
+    let digests: Vec<String> = placed_blobs.iter().map(|p| p.digest.clone()).collect();
     let stored: u64 = devices
         .iter()
         .map(|&bi| blobs[bi].blocks as u64 * BS64)
@@ -492,7 +593,6 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         32,
     );
     let mut placed: Vec<Placed> = Vec::with_capacity(order.len());
-    let mut chunked_iter = chunked.iter().zip(refs).peekable();
     let mut any_chunked = false;
     for (i, &id) in order.iter().enumerate() {
         let n = &tree.nodes[id];
@@ -540,9 +640,9 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
                     data = Data::Plain(v);
                 }
             }
-            Content::File { src, size } => {
-                if chunked_iter.peek().is_some_and(|(&ci, _)| ci == i) {
-                    let (_, r) = chunked_iter.next().expect("peeked");
+            Content::File { size, .. } => {
+                if chunked[i] {
+                    let r = refs.remove(&id).expect("hashed");
                     core.layout = b::LAYOUT_CHUNK_BASED;
                     core.raw_u = b::chunk_info(chunkbits, true).map_err(fe)?;
                     any_chunked = true;
@@ -553,14 +653,9 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
                     );
                 } else if *size > 0 {
                     core.layout = b::LAYOUT_FLAT_INLINE;
-                    let mut v = Vec::with_capacity(*size as usize);
-                    for_each_chunk(src, *size, chunk, |c| {
-                        v.extend_from_slice(c);
-                        Ok(())
-                    })?;
                     data = Data::Inline {
                         blocks: Vec::new(),
-                        tail: v,
+                        tail: inline[i].take().expect("read above"),
                     };
                 }
             }
@@ -743,17 +838,37 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
     };
     b::write_superblock(&mut img[..BS], &sb).map_err(fe)?;
 
-    let tmp = tmp_path(&a.meta_blob);
+    let tmp = TmpGuard::new(tmp_path(&a.meta_blob));
     {
-        let mut f =
-            fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+        let mut f = fs::File::create(tmp.path())
+            .with_context(|| format!("{}: cannot create", tmp.path().display()))?;
         f.write_all(&img)
-            .with_context(|| format!("{}: write failed", tmp.display()))?;
+            .with_context(|| format!("{}: write failed", tmp.path().display()))?;
         f.sync_all().ok();
     }
-    fs::rename(&tmp, &a.meta_blob)
-        .with_context(|| format!("{}: cannot rename into place", a.meta_blob.display()))?;
+    tmp.persist(&a.meta_blob)?;
 
+    if a.verbose {
+        for (k, (&bi, p)) in devices.iter().zip(&placed_blobs).enumerate() {
+            let what = match &p.fate {
+                Fate::Written => "written".to_string(),
+                Fate::Reused => "reused".to_string(),
+                Fate::Linked(f) => format!("reused, hard-linked from {}", f.display()),
+                Fate::Copied(f) => format!("reused, copied from {}", f.display()),
+            };
+            let whose = if a.blob_per_layer {
+                format!("source {}", bi + 1)
+            } else {
+                "shared".to_string()
+            };
+            println!(
+                "blob {} ({whose}): {} {} bytes, {what}",
+                k + 1,
+                p.digest,
+                blobs[bi].blocks as u64 * BS64
+            );
+        }
+    }
     if !a.quiet {
         let files = order
             .iter()
@@ -764,13 +879,25 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         } else {
             total_in as f64 / stored as f64
         };
+        let reused = placed_blobs
+            .iter()
+            .filter(|p| !matches!(p.fate, Fate::Written))
+            .count();
+        let written: u64 = devices
+            .iter()
+            .zip(&placed_blobs)
+            .filter(|(_, p)| matches!(p.fate, Fate::Written))
+            .map(|(&bi, _)| blobs[bi].blocks as u64 * BS64)
+            .sum();
         println!(
-            "rerofs mkfs: {} inodes ({} files), {} bytes in, {} bytes stored in {} blob(s) + {} metadata bytes, dedup ratio {:.2}, {:.2}s",
+            "rerofs mkfs: {} inodes ({} files), {} bytes in, {} bytes stored in {} blob(s) ({} reused, {} bytes written) + {} metadata bytes, dedup ratio {:.2}, {:.2}s",
             order.len(),
             files,
             total_in,
             stored,
             devices.len(),
+            reused,
+            written,
             img.len(),
             ratio,
             t0.elapsed().as_secs_f64()
@@ -799,80 +926,453 @@ fn tmp_path(p: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Writes one data blob as `dir/<sha256 hex>`; returns the hex digest. A blob
-/// already present under that name (same contents by construction) is kept.
+/// Removes a temporary file when dropped, unless kept.
+struct TmpGuard(Option<PathBuf>);
+
+impl TmpGuard {
+    fn new(p: PathBuf) -> Self {
+        TmpGuard(Some(p))
+    }
+    fn path(&self) -> &Path {
+        self.0.as_deref().expect("armed")
+    }
+    /// Renames the file to `dst` and disarms the guard.
+    fn persist(mut self, dst: &Path) -> Result<()> {
+        let p = self.0.take().expect("armed");
+        if let Err(e) = fs::rename(&p, dst) {
+            fs::remove_file(&p).ok();
+            return Err(e).with_context(|| format!("{}: cannot rename into place", dst.display()));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TmpGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            fs::remove_file(p).ok();
+        }
+    }
+}
+
+/// Whether a regular file is chunk-based (its data in the data blobs) rather
+/// than inline. Decided from the file alone, its size and xattrs, assuming
+/// the larger (64-byte) inode core, so that what a layer puts in its blob
+/// does not depend on the rest of the image.
+fn stored_in_blobs(n: &Node) -> bool {
+    let Content::File { size, .. } = n.content else {
+        return false;
+    };
+    if size >= BS64 {
+        return true;
+    }
+    let xa = xattr_area(&n.xattrs, &String::new).map_or(BS, |v| v.len());
+    EXTENDED_SIZE + xa + size as usize > BS
+}
+
+/// Feeds a blob's bytes to `sink`: its chunks in order, each padded with
+/// zeros to a whole block. The sources are read by a second thread, in
+/// batches of about a MiB, while `sink` works on the previous ones.
+fn stream_blob(
+    tree: &Tree,
+    blob: &Blob,
+    chunk: u64,
+    mut sink: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    const BATCH: usize = 1 << 20;
+    let cap = std::cmp::max(BATCH, chunk as usize) + BS;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<u8>, usize)>>(4);
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|sc| {
+        sc.spawn(move || {
+            let fill = || -> Result<()> {
+                let mut open: Option<(NodeId, fs::File)> = None;
+                let mut buf = vec![0u8; cap];
+                let mut pos = 0;
+                for &(id, ci, _) in &blob.chunks {
+                    let Content::File { src, size } = &tree.nodes[id].content else {
+                        unreachable!()
+                    };
+                    let off = ci * chunk;
+                    let len = std::cmp::min(chunk, size - off) as usize;
+                    let padded = len.next_multiple_of(BS);
+                    if pos + padded > cap {
+                        let next = back_rx.try_recv().unwrap_or_else(|_| vec![0u8; cap]);
+                        if tx
+                            .send(Ok((std::mem::replace(&mut buf, next), pos)))
+                            .is_err()
+                        {
+                            return Ok(()); // the consumer gave up
+                        }
+                        pos = 0;
+                    }
+                    let dst = &mut buf[pos..pos + len];
+                    match src {
+                        FileSource::Bytes(v) => {
+                            dst.copy_from_slice(&v[off as usize..off as usize + len])
+                        }
+                        FileSource::Path(p) => {
+                            if open.as_ref().map(|o| o.0) != Some(id) {
+                                open = Some((
+                                    id,
+                                    fs::File::open(p)
+                                        .with_context(|| format!("{}: cannot open", p.display()))?,
+                                ));
+                            }
+                            let file = &mut open.as_mut().expect("opened").1;
+                            file.seek(SeekFrom::Start(off)).with_context(|| {
+                                format!("{}: seek to {off} failed", p.display())
+                            })?;
+                            file.read_exact(dst).with_context(|| {
+                                format!(
+                                    "{}: read failed at offset {off} (file changed?)",
+                                    p.display()
+                                )
+                            })?;
+                        }
+                    }
+                    buf[pos + len..pos + padded].fill(0);
+                    pos += padded;
+                }
+                if pos > 0 {
+                    tx.send(Ok((buf, pos))).ok();
+                }
+                Ok(())
+            };
+            if let Err(e) = fill() {
+                tx.send(Err(e)).ok();
+            }
+        });
+        for batch in rx {
+            let (buf, len) = batch?;
+            sink(&buf[..len])?;
+            back_tx.send(buf).ok();
+        }
+        Ok(())
+    })
+}
+
+/// SHA-256 (hex) of a blob this run would write, computed without writing it.
+fn blob_digest(
+    tree: &Tree,
+    blob: &Blob,
+    chunk: u64,
+    pb: Option<&indicatif::ProgressBar>,
+) -> Result<String> {
+    let mut h = Sha256::new();
+    stream_blob(tree, blob, chunk, |d| {
+        h.update(d);
+        if let Some(pb) = pb {
+            pb.inc(d.len() as u64);
+        }
+        Ok(())
+    })?;
+    Ok(hex(&h.finalize()))
+}
+
+/// SHA-256 (hex) of an existing file.
+fn file_digest(p: &Path) -> Result<String> {
+    let mut f = fs::File::open(p).with_context(|| format!("{}: cannot open", p.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("{}: read failed", p.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// Writes one data blob as `dir/<sha256 hex>` (through a temporary file);
+/// returns the digest, which must be `expect` when that is known.
 fn write_blob(
     tree: &Tree,
     blob: &Blob,
     dir: &Path,
+    slot: usize,
     chunk: u64,
+    expect: Option<&str>,
     pb: Option<&indicatif::ProgressBar>,
 ) -> Result<String> {
-    let tmp = dir.join(format!(
-        ".rerofs-blob.tmp.{}.{}",
-        std::process::id(),
-        blob.chunks.first().map_or(0, |c| c.0)
-    ));
-    let mut f = std::io::BufWriter::new(
-        fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?,
-    );
+    let tmp = TmpGuard::new(dir.join(format!(".rerofs-blob.tmp.{}.{slot}", std::process::id())));
+    let file = fs::File::create(tmp.path())
+        .with_context(|| format!("{}: cannot create", tmp.path().display()))?;
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut h = Sha256::new();
-    let mut open: Option<(NodeId, fs::File)> = None;
-    let zero = vec![0u8; BS];
-    let mut written = 0u64;
-    let mut buf = vec![0u8; chunk as usize];
-    for &(id, ci, blk) in &blob.chunks {
-        debug_assert_eq!(written, blk as u64 * BS64);
-        let Content::File { src, size } = &tree.nodes[id].content else {
-            unreachable!()
-        };
-        let off = ci * chunk;
-        let len = std::cmp::min(chunk, size - off) as usize;
-        let data: &[u8] = match src {
-            FileSource::Bytes(v) => &v[off as usize..off as usize + len],
-            FileSource::Path(p) => {
-                if open.as_ref().map(|o| o.0) != Some(id) {
-                    open = Some((
-                        id,
-                        fs::File::open(p)
-                            .with_context(|| format!("{}: cannot open", p.display()))?,
-                    ));
-                }
-                let file = &mut open.as_mut().expect("opened").1;
-                file.seek(SeekFrom::Start(off))?;
-                file.read_exact(&mut buf[..len]).with_context(|| {
-                    format!(
-                        "{}: read failed at offset {off} (file changed?)",
-                        p.display()
-                    )
-                })?;
-                &buf[..len]
-            }
-        };
-        f.write_all(data)
-            .with_context(|| format!("{}: write failed", tmp.display()))?;
-        h.update(data);
-        let pad = (BS - len % BS) % BS;
-        f.write_all(&zero[..pad])?;
-        h.update(&zero[..pad]);
-        written += (len + pad) as u64;
+    stream_blob(tree, blob, chunk, |d| {
+        f.write_all(d)
+            .with_context(|| format!("{}: write failed", tmp.path().display()))?;
+        h.update(d);
         if let Some(pb) = pb {
-            pb.inc((len + pad) as u64);
+            pb.inc(d.len() as u64);
         }
-    }
+        Ok(())
+    })?;
     f.flush()
-        .with_context(|| format!("{}: write failed", tmp.display()))?;
+        .with_context(|| format!("{}: write failed", tmp.path().display()))?;
     drop(f);
     let hexd = hex(&h.finalize());
-    let dst = dir.join(&hexd);
-    if fs::metadata(&dst)
-        .map(|m| m.len() == written)
-        .unwrap_or(false)
-    {
-        fs::remove_file(&tmp).ok();
-    } else {
-        fs::rename(&tmp, &dst)
-            .with_context(|| format!("{}: cannot rename into place", dst.display()))?;
+    if let Some(e) = expect {
+        if e != hexd {
+            bail!(
+                "data blob {slot}: digest changed between two reads of the sources \
+                 ({e} then {hexd}): a source file changed while mkfs was running"
+            );
+        }
     }
+    tmp.persist(&dir.join(&hexd))?;
     Ok(hexd)
+}
+
+/// What became of one data blob.
+enum Fate {
+    Written,
+    /// Already in the blob directory.
+    Reused,
+    /// Hard-linked into the blob directory from here.
+    Linked(PathBuf),
+    /// Copied into the blob directory from here (no hard link possible).
+    Copied(PathBuf),
+}
+
+struct PlacedBlob {
+    digest: String,
+    fate: Fate,
+}
+
+/// An existing file that may be one of the blobs to write.
+struct Candidate {
+    path: PathBuf,
+    size: u64,
+    /// Its file name: the digest it claims to have.
+    name: String,
+    /// Given as a `--reuse` file (not found in a directory).
+    explicit: bool,
+}
+
+fn file_name_str(p: &Path) -> Option<&str> {
+    p.file_name().and_then(|n| n.to_str())
+}
+
+fn scan_blob_dir(dir: &Path, out: &mut Vec<Candidate>) -> Result<()> {
+    for e in fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))? {
+        let e = e.with_context(|| format!("{}: cannot list", dir.display()))?;
+        let path = e.path();
+        let Some(name) = file_name_str(&path).filter(|n| is_digest_tag(n.as_bytes())) else {
+            continue;
+        };
+        let name = name.to_string();
+        if let Ok(md) = fs::metadata(&path) {
+            if md.is_file() {
+                out.push(Candidate {
+                    path,
+                    size: md.len(),
+                    name,
+                    explicit: false,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn same_file(x: &Path, y: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(x), fs::metadata(y)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Puts the blob `src` into place as `dst`: a hard link, or a copy.
+fn link_blob(src: &Path, dst: &Path, slot: usize) -> Result<Fate> {
+    let src =
+        fs::canonicalize(src).with_context(|| format!("{}: cannot resolve", src.display()))?;
+    let dir = dst.parent().expect("in a directory");
+    let tmp = TmpGuard::new(dir.join(format!(".rerofs-blob.tmp.{}.{slot}", std::process::id())));
+    let fate = if fs::hard_link(&src, tmp.path()).is_ok() {
+        Fate::Linked(src)
+    } else {
+        fs::copy(&src, tmp.path()).with_context(|| {
+            format!("{}: cannot copy to {}", src.display(), tmp.path().display())
+        })?;
+        Fate::Copied(src)
+    };
+    tmp.persist(dst)?;
+    Ok(fate)
+}
+
+/// Writes the data blobs into `dir`, or reuses existing identical ones (see
+/// REUSE in `rerofs mkfs --help`). Returns one entry per device, in order.
+fn place_blobs(
+    tree: &Tree,
+    blobs: &[Blob],
+    devices: &[usize],
+    dir: &Path,
+    reuse: &[PathBuf],
+    chunk: u64,
+    pb: Option<&indicatif::ProgressBar>,
+) -> Result<Vec<PlacedBlob>> {
+    let size_of = |bi: usize| blobs[bi].blocks as u64 * BS64;
+
+    // Existing files that may be some of our blobs.
+    let mut cands: Vec<Candidate> = Vec::new();
+    if dir.is_dir() && !devices.is_empty() {
+        scan_blob_dir(dir, &mut cands)?;
+    }
+    for r in reuse {
+        let md = fs::metadata(r)
+            .with_context(|| format!("{}: cannot read --reuse blob", r.display()))?;
+        if md.is_dir() {
+            scan_blob_dir(r, &mut cands)?;
+        } else if md.is_file() {
+            let Some(name) = file_name_str(r).filter(|n| is_digest_tag(n.as_bytes())) else {
+                bail!(
+                    "{}: a --reuse blob must be named by the 64 lowercase hex digits of its SHA-256",
+                    r.display()
+                );
+            };
+            cands.push(Candidate {
+                path: r.clone(),
+                size: md.len(),
+                name: name.to_string(),
+                explicit: true,
+            });
+        } else {
+            bail!(
+                "{}: --reuse wants a blob file or a directory of blobs",
+                r.display()
+            );
+        }
+    }
+
+    // Digests of the blobs an existing file may be (same size), computed
+    // without writing anything.
+    let sizes: std::collections::HashSet<u64> = cands.iter().map(|c| c.size).collect();
+    let need: Vec<bool> = devices
+        .iter()
+        .map(|&bi| sizes.contains(&size_of(bi)))
+        .collect();
+    if let Some(pb) = pb {
+        pb.set_position(0);
+        pb.set_length(
+            devices
+                .iter()
+                .zip(&need)
+                .filter(|(_, &n)| n)
+                .map(|(&bi, _)| size_of(bi))
+                .sum(),
+        );
+        pb.set_message("checking");
+    }
+    let pre: Vec<Option<String>> = devices
+        .par_iter()
+        .zip(&need)
+        .map(|(&bi, &n)| {
+            if n {
+                blob_digest(tree, &blobs[bi], chunk, pb).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .collect::<Result<_>>()?;
+
+    // Every --reuse file must be one of our blobs, by name and by contents.
+    let ours = |c: &Candidate| {
+        devices
+            .iter()
+            .zip(&pre)
+            .any(|(&bi, d)| d.as_deref() == Some(c.name.as_str()) && size_of(bi) == c.size)
+    };
+    let explicit: Vec<&Candidate> = cands.iter().filter(|c| c.explicit).collect();
+    for c in &explicit {
+        if !ours(c) {
+            bail!(
+                "{}: not a data blob of this image (no blob to write has this name and size {})",
+                c.path.display(),
+                c.size
+            );
+        }
+    }
+    explicit.par_iter().try_for_each(|c| {
+        let got = file_digest(&c.path)?;
+        if got != c.name {
+            bail!(
+                "{}: not a valid blob: its contents hash to {got}, not to its name",
+                c.path.display()
+            );
+        }
+        Ok(())
+    })?;
+
+    // For each blob, a verified existing file: BLOB_DIR/D first, then a
+    // --reuse file (verified above), then one in a --reuse directory.
+    let chosen: Vec<Option<PathBuf>> = devices
+        .par_iter()
+        .zip(&pre)
+        .map(|(&bi, d)| {
+            let Some(d) = d else {
+                return Ok(None);
+            };
+            let home = dir.join(d);
+            let mut list: Vec<&Candidate> = cands
+                .iter()
+                .filter(|c| c.name == *d && c.size == size_of(bi))
+                .collect();
+            list.sort_by_key(|c| (c.path != home, !c.explicit));
+            for c in list {
+                if c.explicit || file_digest(&c.path).is_ok_and(|g| g == *d) {
+                    return Ok(Some(c.path.clone()));
+                }
+            }
+            Ok(None)
+        })
+        .collect::<Result<_>>()?;
+
+    // Write the others.
+    if !devices.is_empty() {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create blob directory", dir.display()))?;
+    }
+    if let Some(pb) = pb {
+        pb.set_position(0);
+        pb.set_length(
+            devices
+                .iter()
+                .zip(&chosen)
+                .filter(|(_, c)| c.is_none())
+                .map(|(&bi, _)| size_of(bi))
+                .sum(),
+        );
+        pb.set_message("writing");
+    }
+    devices
+        .par_iter()
+        .enumerate()
+        .map(|(k, &bi)| {
+            let slot = k + 1;
+            match (&chosen[k], &pre[k]) {
+                (Some(src), Some(d)) => {
+                    let dst = dir.join(d);
+                    let fate = if same_file(src, &dst) {
+                        Fate::Reused
+                    } else {
+                        link_blob(src, &dst, slot)?
+                    };
+                    Ok(PlacedBlob {
+                        digest: d.clone(),
+                        fate,
+                    })
+                }
+                _ => Ok(PlacedBlob {
+                    digest: write_blob(tree, &blobs[bi], dir, slot, chunk, pre[k].as_deref(), pb)?,
+                    fate: Fate::Written,
+                }),
+            }
+        })
+        .collect()
 }

@@ -344,7 +344,9 @@ impl Tree {
     }
 
     /// Applies a tar layer (plain, gzip or zstd, detected by magic), with OCI
-    /// whiteouts. Member paths must stay inside the root.
+    /// whiteouts. Member paths must stay inside the root. The layer is read
+    /// whole first, then merged: its whiteouts and opaque markers hide only
+    /// what lower layers supplied, wherever they stand in the archive.
     pub fn apply_tar(&mut self, path: &Path, layer: usize) -> Result<()> {
         let mut f =
             fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
@@ -368,6 +370,7 @@ impl Tree {
         };
         let mut ar = tar::Archive::new(reader);
         let mut links: Vec<PendingLink> = Vec::new();
+        let mut top = LayerDir::default();
         let entries = ar
             .entries()
             .with_context(|| format!("{}: not a tar archive", path.display()))?;
@@ -385,26 +388,36 @@ impl Tree {
             let comps = tar_components(&raw, &ctx)?;
             let h = e.header().clone();
             let et = h.entry_type();
+            if matches!(
+                et,
+                tar::EntryType::XGlobalHeader
+                    | tar::EntryType::XHeader
+                    | tar::EntryType::GNULongName
+                    | tar::EntryType::GNULongLink
+            ) {
+                continue;
+            }
             let Some((name, parents)) = comps.split_last() else {
                 // The root itself ("./"): take its metadata.
                 if et.is_dir() {
-                    let n = tar_node(&h, &mut e, layer, Content::Dir(BTreeMap::new()), &ctx)?;
-                    let keep = std::mem::replace(
-                        &mut self.nodes[0].content,
+                    top.meta = Some(tar_node(
+                        &h,
+                        &mut e,
+                        layer,
                         Content::Dir(BTreeMap::new()),
-                    );
-                    self.nodes[0] = Node { content: keep, ..n };
+                        &ctx,
+                    )?);
                 }
                 continue;
             };
-            let dir = self.mkdir_p(parents, layer, &ctx)?;
+            let dir = top.walk(parents, &ctx)?;
             if name.as_slice() == WH_OPAQUE {
-                self.dir_mut(dir).clear();
+                dir.opaque = true;
                 continue;
             }
             if let Some(victim) = name.strip_prefix(WH_PREFIX) {
                 check_name(victim, &ctx)?;
-                self.dir_mut(dir).remove(victim);
+                dir.whiteouts.insert(victim.to_vec());
                 continue;
             }
             if et.is_hard_link() {
@@ -413,14 +426,12 @@ impl Tree {
                     .with_context(|| format!("{}: hard link without target", ctx()))?
                     .into_owned();
                 let tcomps = tar_components(&target, &ctx)?;
-                links.push((comps.clone(), tcomps, ctx()));
-                // Resolved now if the target exists (tar order), else at the end.
-                if let Some(id) = self.lookup(&links.last().unwrap().1) {
-                    if !matches!(self.nodes[id].content, Content::Dir(_)) {
-                        self.dir_mut(dir).insert(name.clone(), id);
-                        links.pop();
-                    }
+                if tcomps.is_empty() {
+                    bail!("{}: hard link to the root directory", ctx());
                 }
+                links.push((comps.clone(), tcomps, ctx()));
+                dir.entries
+                    .insert(name.clone(), LayerEntry::Link(links.len() - 1));
                 continue;
             }
             let content = if et.is_dir() {
@@ -453,48 +464,116 @@ impl Tree {
                 Content::Special(rerofs_format::build::encode_rdev(major, minor))
             } else if et.is_fifo() {
                 Content::Special(0)
-            } else if matches!(
-                et,
-                tar::EntryType::XGlobalHeader
-                    | tar::EntryType::XHeader
-                    | tar::EntryType::GNULongName
-                    | tar::EntryType::GNULongLink
-            ) {
-                continue;
             } else {
                 bail!("{}: unsupported tar entry type {:?}", ctx(), et);
             };
             let node = tar_node(&h, &mut e, layer, content, &ctx)?;
-            match self.child(dir, name) {
-                Some(id)
-                    if matches!(node.content, Content::Dir(_))
-                        && matches!(self.nodes[id].content, Content::Dir(_)) =>
-                {
-                    let keep = std::mem::replace(
-                        &mut self.nodes[id].content,
-                        Content::Dir(BTreeMap::new()),
-                    );
-                    self.nodes[id] = Node {
-                        content: keep,
-                        ..node
-                    };
+            if matches!(node.content, Content::Dir(_)) {
+                match dir.entries.get_mut(name.as_slice()) {
+                    Some(LayerEntry::Dir(d)) => d.meta = Some(node),
+                    _ => {
+                        let d = LayerDir {
+                            meta: Some(node),
+                            ctx: ctx(),
+                            ..LayerDir::default()
+                        };
+                        dir.entries.insert(name.clone(), LayerEntry::Dir(d));
+                    }
                 }
-                _ => {
-                    let id = self.add(node);
-                    self.dir_mut(dir).insert(name.clone(), id);
-                }
+            } else {
+                // Nodes are created in member order: the order of the layer's blob.
+                let id = self.add(node);
+                dir.entries.insert(name.clone(), LayerEntry::Node(id));
             }
         }
-        for (at, target, ctx) in links {
-            let Some(id) = self.lookup(&target) else {
+
+        if let Some(meta) = top.meta.take() {
+            let keep = std::mem::replace(&mut self.nodes[0].content, Content::Dir(BTreeMap::new()));
+            self.nodes[0] = Node {
+                content: keep,
+                ..meta
+            };
+        }
+        let mut pending: Vec<(NodeId, Vec<u8>, usize)> = Vec::new();
+        self.merge_layer(top, 0, layer, &mut pending)?;
+        pending.sort_by_key(|p| p.2);
+        for (dir, name, k) in pending {
+            let (_, target, ctx) = &links[k];
+            let Some(id) = self.lookup(target) else {
                 bail!("{ctx}: hard link target does not exist");
             };
             if matches!(self.nodes[id].content, Content::Dir(_)) {
                 bail!("{ctx}: hard link to a directory");
             }
-            let (name, parents) = at.split_last().expect("non-empty");
-            let dir = self.lookup(parents).expect("created above");
-            self.dir_mut(dir).insert(name.clone(), id);
+            self.dir_mut(dir).insert(name, id);
+        }
+        Ok(())
+    }
+
+    /// Merges one directory of a tar layer into directory `dir`: opaque
+    /// marker and whiteouts first (they hide lower layers only), then the
+    /// layer's own entries. Hard links are left in `pending`.
+    fn merge_layer(
+        &mut self,
+        ld: LayerDir,
+        dir: NodeId,
+        layer: usize,
+        pending: &mut Vec<(NodeId, Vec<u8>, usize)>,
+    ) -> Result<()> {
+        if ld.opaque {
+            self.dir_mut(dir).clear();
+        }
+        for v in &ld.whiteouts {
+            self.dir_mut(dir).remove(v);
+        }
+        for (name, e) in ld.entries {
+            match e {
+                LayerEntry::Node(id) => {
+                    self.dir_mut(dir).insert(name, id);
+                }
+                LayerEntry::Link(k) => pending.push((dir, name, k)),
+                LayerEntry::Dir(mut sub) => {
+                    let existing = self
+                        .child(dir, &name)
+                        .filter(|&id| matches!(self.nodes[id].content, Content::Dir(_)));
+                    let id = match (existing, sub.meta.take()) {
+                        (Some(id), Some(meta)) => {
+                            let keep = std::mem::replace(
+                                &mut self.nodes[id].content,
+                                Content::Dir(BTreeMap::new()),
+                            );
+                            self.nodes[id] = Node {
+                                content: keep,
+                                ..meta
+                            };
+                            id
+                        }
+                        (Some(id), None) => id,
+                        (None, meta) => {
+                            if meta.is_none() && self.child(dir, &name).is_some() {
+                                // Never write through a lower symlink or file.
+                                bail!(
+                                    "{}: parent {:?} is not a directory",
+                                    sub.ctx,
+                                    String::from_utf8_lossy(&name)
+                                );
+                            }
+                            let n = meta.unwrap_or_else(|| {
+                                let mut n = self.nodes[0].clone();
+                                n.mode = mode::S_IFDIR | 0o755;
+                                n.content = Content::Dir(BTreeMap::new());
+                                n.xattrs.clear();
+                                n.layer = layer;
+                                n
+                            });
+                            let id = self.add(n);
+                            self.dir_mut(dir).insert(name, id);
+                            id
+                        }
+                    };
+                    self.merge_layer(sub, id, layer, pending)?;
+                }
+            }
         }
         Ok(())
     }
@@ -506,35 +585,53 @@ impl Tree {
         }
         Some(cur)
     }
+}
 
-    fn mkdir_p(
-        &mut self,
-        comps: &[Vec<u8>],
-        layer: usize,
-        ctx: &dyn Fn() -> String,
-    ) -> Result<NodeId> {
-        let mut cur = 0;
+/// One directory of a tar layer as the layer gives it, before merging.
+#[derive(Default)]
+struct LayerDir {
+    /// The directory's own member, if the layer has one.
+    meta: Option<Node>,
+    /// An opaque marker (`.wh..wh..opq`) is present.
+    opaque: bool,
+    /// Names whited out (`.wh.NAME`).
+    whiteouts: std::collections::BTreeSet<Vec<u8>>,
+    /// The layer's own entries.
+    entries: BTreeMap<Vec<u8>, LayerEntry>,
+    /// The member that first needed this directory (for errors).
+    ctx: String,
+}
+
+enum LayerEntry {
+    Dir(LayerDir),
+    /// A non-directory node.
+    Node(NodeId),
+    /// A hard link: index into the pending links.
+    Link(usize),
+}
+
+impl LayerDir {
+    /// The layer directory at `comps`, created (implicit) as needed; a
+    /// non-directory member on the way is an error.
+    fn walk(&mut self, comps: &[Vec<u8>], ctx: &dyn Fn() -> String) -> Result<&mut LayerDir> {
+        let mut d = self;
         for c in comps {
-            cur = match self.child(cur, c) {
-                Some(id) if matches!(self.nodes[id].content, Content::Dir(_)) => id,
-                Some(_) => bail!(
+            let e = d.entries.entry(c.clone()).or_insert_with(|| {
+                LayerEntry::Dir(LayerDir {
+                    ctx: ctx(),
+                    ..LayerDir::default()
+                })
+            });
+            d = match e {
+                LayerEntry::Dir(x) => x,
+                _ => bail!(
                     "{}: parent {:?} is not a directory",
                     ctx(),
                     String::from_utf8_lossy(c)
                 ),
-                None => {
-                    let mut n = self.nodes[0].clone();
-                    n.mode = mode::S_IFDIR | 0o755;
-                    n.content = Content::Dir(BTreeMap::new());
-                    n.xattrs.clear();
-                    n.layer = layer;
-                    let id = self.add(n);
-                    self.dir_mut(cur).insert(c.clone(), id);
-                    id
-                }
             };
         }
-        Ok(cur)
+        Ok(d)
     }
 }
 
@@ -544,16 +641,22 @@ fn tar_components(raw: &[u8], ctx: &dyn Fn() -> String) -> Result<Vec<Vec<u8>>> 
     if raw.first() == Some(&b'/') {
         bail!("{}: absolute path in archive", ctx());
     }
-    let mut out = Vec::new();
-    for c in raw.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => continue,
-            b".." => bail!("{}: path escapes the root (contains \"..\")", ctx()),
-            _ => {
-                check_name(c, ctx)?;
-                out.push(c.to_vec());
-            }
+    let comps: Vec<&[u8]> = raw
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
+    let mut out = Vec::with_capacity(comps.len());
+    for (k, c) in comps.iter().enumerate() {
+        if *c == b".." {
+            bail!("{}: path escapes the root (contains \"..\")", ctx());
         }
+        // A whiteout names a file of up to 255 bytes, so may itself be longer.
+        let named = match c.strip_prefix(WH_PREFIX) {
+            Some(victim) if k + 1 == comps.len() && *c != WH_OPAQUE => victim,
+            _ => c,
+        };
+        check_name(named, ctx)?;
+        out.push(c.to_vec());
     }
     Ok(out)
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+// Integration-test code: compiled only by `cargo test`, as if under #[cfg(test)].
 
 //! Test-only helpers: source trees, `mkfs.erofs` runs, and a small reader that walks
 //! an image with the format crate's parsers only.

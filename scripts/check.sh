@@ -60,6 +60,15 @@ if [ -x "$HOME/.cargo/bin/cargo" ] && "$HOME/.cargo/bin/cargo" clippy --version 
 	fi
 fi
 
+# Smoke run of the mkfs benchmark (the full one is `make bench`).
+t0=$(date +%s)
+if bash bench/mkfs.sh --smoke >&2; then
+	passed=$((passed + 1)); echo "ok - mkfs benchmark smoke run (bench/mkfs.sh --smoke)"
+else
+	failed=$((failed + 1)); echo "not ok - mkfs benchmark smoke run (bench/mkfs.sh --smoke)"
+fi
+timings+=("bench smoke: $(( $(date +%s) - t0 )) s")
+
 # Selftests in the guest; their last line is `N passed, N failed`.
 if [ -f rerofs.ko ]; then
 	log=$(mktemp)

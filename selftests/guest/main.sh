@@ -1,0 +1,383 @@
+#!/bin/bash
+# rerofs selftests, guest side: run as root inside the test kernel after
+# selftests/run.sh has made the trees, images and manifests on the host:
+#
+#   selftests/vm-run -- selftests/guest/main.sh          (prints KTAP)
+#
+# Environment: RERO_MODULE (default $RERO_TOP/rerofs.ko), RERO_TOP,
+# RERO_SELFTEST_DATA (default $RERO_TOP/build/selftests: images/, manifests/,
+# images.list), RERO_SELFTEST_IMAGES="default bad-crc ..." (only these images).
+#
+# Every test reports ok or not ok, never skip: if insmod fails, the rerofs tests
+# that follow all report "not ok". Good images are copied into a guest tmpfs
+# first: rerofs reading its image through 9p (the host file system as the guest
+# sees it) is slow, so only one light check uses the image on the host path.
+set -u
+export LC_ALL=C
+
+# The whole script is one function, parsed before it runs: editing this file
+# during a run cannot change what the run does.
+main() {
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=${RERO_TOP:-$(cd "$HERE/../.." && pwd)}
+MODULE=${RERO_MODULE:-$TOP/rerofs.ko}
+DATA=${RERO_SELFTEST_DATA:-$TOP/build/selftests}
+IMAGES=$DATA/images
+CMP_TIMEOUT=900
+TREECMP=$HERE/treecmp.py
+
+if [ "$(id -u)" != 0 ]; then
+	echo "main.sh: must run as root in the test guest (selftests/vm-run -- $0)" >&2
+	exit 2
+fi
+[ -f "$DATA/images.list" ] || { echo "main.sh: no $DATA/images.list; run selftests/run.sh --images-only on the host first" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/rerofs-selftest.XXXXXX) || exit 2
+OUT=$WORK/test.out
+trap cleanup EXIT
+# A tmpfs for the image copies (the guest's /tmp is an overlay on the host /tmp).
+mkdir -p "$WORK/img" && mount -t tmpfs -o size=1G selftest-images "$WORK/img" ||
+	{ echo "main.sh: cannot mount a tmpfs on $WORK/img" >&2; exit 2; }
+
+DRY=1 N=0
+all_tests
+PLAN=$N
+DRY=0 N=0
+echo "TAP version 13"
+echo "1..$PLAN"
+echo "# rerofs selftests: kernel $(uname -r), module $MODULE"
+echo "# data: $DATA"
+all_tests
+echo "# Totals: pass:$PASS fail:$FAIL xfail:0 xpass:0 skip:0 error:0"
+[ "$FAIL" = 0 ] && [ "$N" = "$PLAN" ]
+exit
+}
+
+# ---------------------------------------------------------------- KTAP plumbing
+DRY=1 # the first pass only counts the tests (the plan), the second runs them
+N=0 PASS=0 FAIL=0
+
+# ktest NAME CMD [ARGS...]: one KTAP result from CMD's exit status; CMD's output
+# becomes "# " diagnostic lines (the first 60).
+# (Only shell builtins here: every fork+exec costs ~0.1 s in the emulated guest.)
+ktest() {
+	local name=$1 t0 rc lines
+	shift
+	N=$((N + 1))
+	[ $DRY = 1 ] && return 0
+	t0=$EPOCHREALTIME
+	"$@" >"$OUT" 2>&1 </dev/null
+	rc=$?
+	mapfile -t lines <"$OUT"
+	if [ ${#lines[@]} -gt 0 ]; then
+		printf '# %s\n' "${lines[@]:0:60}"
+		[ ${#lines[@]} -le 60 ] || echo "# ... (${#lines[@]} lines)"
+	fi
+	if [ $rc = 0 ]; then
+		PASS=$((PASS + 1))
+		echo "ok $N - $name # $(ms "$t0") ms"
+	else
+		FAIL=$((FAIL + 1))
+		echo "not ok $N - $name # exit $rc, $(ms "$t0") ms"
+	fi
+}
+# ms T0: milliseconds since T0 (an $EPOCHREALTIME value)
+ms() {
+	local a=${1/[.,]/} b=${EPOCHREALTIME/[.,]/}
+	echo $(( (10#$b - 10#$a) / 1000 ))
+}
+catf() { # a file's lines, without running cat
+	local l
+	mapfile -t l <"$1" || return
+	[ ${#l[@]} = 0 ] || printf '%s\n' "${l[@]}"
+}
+
+# step CMD [ARGS...]: setup that is not a test; only in the real pass.
+step() { [ $DRY = 1 ] || "$@"; }
+
+# ---------------------------------------------------------------- helpers
+LOOPS=()
+LOOPDEV=
+INSMOD_OK=0
+DMESG_MARK=0
+dmesg_mark() { DMESG_MARK=$(dmesg | wc -l); }
+dmesg_new() { dmesg | tail -n +"$((DMESG_MARK + 1))"; }
+module_loaded() {
+	local a b
+	while read -r a b; do
+		[ "${b:-$a}" = rerofs ] && return 0
+	done </proc/filesystems
+	return 1
+}
+require_rerofs() {
+	module_loaded && return 0
+	echo "rerofs is not registered (insmod failed?)"
+	return 1
+}
+is_mounted() { mountpoint -q "$1"; }
+
+insmod_test() {
+	[ -f "$MODULE" ] || { echo "$MODULE does not exist (make module)"; return 1; }
+	dmesg_mark
+	insmod "$MODULE"
+	local rc=$?
+	dmesg_new
+	[ $rc = 0 ] && INSMOD_OK=1
+	return $rc
+}
+
+rmmod_test() {
+	module_loaded || { echo "rerofs is not loaded"; return 1; }
+	dmesg_mark
+	rmmod rerofs
+	local rc=$?
+	dmesg_new
+	return $rc
+}
+
+not_registered() {
+	[ $INSMOD_OK = 1 ] || { echo "rerofs was never loaded"; return 1; }
+	! module_loaded
+}
+
+no_mounts_left() {
+	[ $INSMOD_OK = 1 ] || { echo "rerofs was never loaded"; return 1; }
+	local dev mnt type rest left=0
+	while read -r dev mnt type rest; do
+		[ "$type" = rerofs ] && { echo "still mounted: $dev on $mnt"; left=1; }
+	done </proc/mounts
+	return $left
+}
+
+copy_image() { # NAME: copy images/NAME.img into the tmpfs
+	cp "$IMAGES/$1.img" "$WORK/img/$1.img"
+}
+
+mount_rerofs() { # SRC DIR
+	local src=$1 dir=$2 rc
+	require_rerofs || return 1
+	mkdir -p "$dir"
+	dmesg_mark
+	timeout -k 5 300 mount -t rerofs -o ro "$src" "$dir"
+	rc=$?
+	dmesg_new | grep -i rerofs
+	[ $rc = 0 ] || return $rc
+	is_mounted "$dir" || { echo "mount returned 0 but $dir is not a mount point"; return 1; }
+	findmnt -n -o SOURCE,FSTYPE,OPTIONS --mountpoint "$dir"
+	# mount(8) must pass a regular file through (rerofs is not a block-device
+	# file system for libmount), not set up a loop device behind our back.
+	if [ -f "$src" ]; then
+		local s
+		s=$(findmnt -n -o SOURCE --mountpoint "$dir")
+		[ "$(readlink -f "$s")" = "$(readlink -f "$src")" ] || { echo "mounted from $s, not from the file $src"; return 1; }
+	fi
+}
+
+mount_erofs() { # IMG DIR: the C driver, through a read-only loop device
+	mkdir -p "$2"
+	mount -t erofs -o loop,ro "$1" "$2" || return 1
+	findmnt -n -o SOURCE,FSTYPE --mountpoint "$2"
+}
+
+do_umount() { # DIR
+	is_mounted "$1" || { echo "$1 is not mounted"; return 1; }
+	timeout -k 5 120 umount "$1"
+}
+
+loop_setup() { # IMG: sets LOOPDEV to a new read-only loop device on IMG
+	LOOPDEV=$(losetup -r -f --show "$1") || { LOOPDEV=; return 1; }
+	LOOPS+=("$LOOPDEV")
+}
+
+# run_suite OUTDIR A B [treecmp suite options]: run several checks in one
+# treecmp process; the "result" tests that follow report them one by one.
+run_suite() {
+	local dir=$1 a=$2 b=$3 t0 rc
+	shift 3
+	rm -rf "$dir" && mkdir -p "$dir"
+	if ! is_mounted "$a" || ! is_mounted "$b"; then
+		{ is_mounted "$a" || echo "not run: $a is not mounted"; is_mounted "$b" || echo "not run: $b is not mounted"; } >"$dir/why"
+		return 0
+	fi
+	t0=$EPOCHREALTIME
+	timeout -k 5 "$CMP_TIMEOUT" python3 "$TREECMP" suite "$dir" "$a" "$b" "$@" >"$dir/suite.out" 2>&1
+	rc=$?
+	[ $rc -le 1 ] || echo "treecmp suite exited with status $rc" >"$dir/why"
+	echo "(all checks of this mount took $(ms "$t0") ms)" >"$dir/suite.ms"
+}
+result() { # OUTDIR CHECK
+	local dir=$1 c=$2 rc f
+	if [ ! -f "$dir/$c.rc" ]; then
+		echo "no result for $c"
+		for f in "$dir/why" "$dir/suite.out"; do
+			[ -f "$f" ] && catf "$f"
+		done
+		return 1
+	fi
+	catf "$dir/$c.log"
+	if [ -f "$dir/suite.ms" ]; then
+		catf "$dir/suite.ms"
+		mv "$dir/suite.ms" "$dir/suite.ms.shown"
+	fi
+	read -r rc <"$dir/$c.rc"
+	return "$rc"
+}
+
+# A light check of rerofs reading the image through the host path (9p):
+# sizes/ (all the block-boundary files) compared with the erofs mount.
+hostfile_check() { # R E
+	need_both "$1" "$2" || return 1
+	timeout -k 5 "$CMP_TIMEOUT" python3 "$TREECMP" compare --fields type,mode,size,uid,gid,nlink,content,dirent "$1/sizes" "$2/sizes"
+}
+need_both() {
+	is_mounted "$1" || { echo "$1 is not mounted"; return 1; }
+	is_mounted "$2" || { echo "$2 is not mounted"; return 1; }
+}
+
+mount_refused() { # IMG DIR: pass when rerofs refuses the image, without an oops
+	local img=$1 dir=$2 rc
+	require_rerofs || return 1
+	mkdir -p "$dir"
+	dmesg_mark
+	timeout -k 5 120 mount -t rerofs -o ro "$img" "$dir"
+	rc=$?
+	dmesg_new
+	if [ $rc = 0 ] || is_mounted "$dir"; then
+		echo "mount of a bad image succeeded"
+		umount "$dir" 2>/dev/null
+		return 1
+	fi
+	if dmesg_new | grep -qE "$DMESG_BAD"; then
+		echo "the kernel complained while refusing the image"
+		return 1
+	fi
+}
+
+incompat_named() { # IMG DIR: the refusal of incompat bit 0x8000 names the bit
+	require_rerofs || return 1
+	mount_refused "$1" "$2" >/dev/null 2>&1
+	dmesg_new | grep -i rerofs
+	dmesg_new | grep -i rerofs | grep -qiE '8000|bit ?15'
+}
+
+# What must not appear in dmesg. "out of range `errno`" is the Rust kernel
+# crate's complaint about Error::from_errno() given a bad value (a module bug).
+DMESG_BAD='BUG:|WARNING:|KASAN|Oops|general protection|Call Trace|UBSAN|suspected memory leak|lockdep is turned off|detected stall|blocked for more than|out of range `errno`'
+
+dmesg_clean() {
+	[ -e /sys/kernel/debug/kmemleak ] || mountpoint -q /sys/kernel/debug ||
+		mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	if [ -w /sys/kernel/debug/kmemleak ]; then
+		# kmemleak only reports objects older than 5 s (and has no auto scan).
+		sleep 5
+		echo scan >/sys/kernel/debug/kmemleak
+		local leaks
+		leaks=$(cat /sys/kernel/debug/kmemleak)
+		if [ -n "$leaks" ]; then
+			echo "kmemleak: $(echo "$leaks" | grep -c '^unreferenced object') unreferenced objects:"
+			echo "$leaks" | head -40
+		fi
+	else
+		echo "kmemleak not available (no debugfs?): not scanned"
+	fi
+	local bad
+	bad=$(dmesg | grep -E "$DMESG_BAD")
+	[ -z "$bad" ] && return 0
+	echo "$bad" | head -40
+	return 1
+}
+
+cleanup() {
+	local d
+	[ -n "${WORK:-}" ] || return 0
+	for d in $(findmnt -rn -o TARGET | grep "^$WORK/" | sort -r); do
+		umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null
+	done
+	for d in "${LOOPS[@]}"; do losetup -d "$d" 2>/dev/null; done
+	rm -rf "$WORK"
+}
+
+# ---------------------------------------------------------------- the tests
+# images.list (written by run.sh), one image a line:
+#   good NAME TREE FIELDS-VS-SOURCE EXTRAS   a valid image made from trees/TREE
+#   bad  NAME HOW                            must be refused
+# EXTRAS (comma list, or -): hostfile lookups reads readonly loop
+read_list() {
+	local kind name rest
+	grep -vE '^\s*(#|$)' "$DATA/images.list" | while read -r kind name rest; do
+		case " ${RERO_SELFTEST_IMAGES:-$name} " in *" $name "*) echo "$kind $name $rest" ;; esac
+	done
+}
+
+all_tests() {
+	local kind name tree fields extras img r e l res checks c
+	ktest "insmod rerofs.ko" insmod_test
+	ktest "/proc/filesystems lists rerofs" grep -w rerofs /proc/filesystems
+
+	while read -r kind name tree fields extras; do
+		r=$WORK/$name/rerofs e=$WORK/$name/erofs
+		case $kind in
+		good)
+			img=$WORK/img/$name.img
+			res=$WORK/$name/results
+			checks=compare,source,order
+			for c in lookups reads readonly; do
+				case ,$extras, in *,$c,*) checks+=,$c ;; esac
+			done
+			step copy_image "$name"
+			ktest "$name: mount -t rerofs (image file)" mount_rerofs "$img" "$r"
+			ktest "$name: mount -t erofs (C driver, loop)" mount_erofs "$img" "$e"
+			step run_suite "$res" "$r" "$e" --manifest "$DATA/manifests/${tree//\//_}.json" "$fields" --checks "$checks"
+			ktest "$name: rerofs == erofs (names, type mode size uid gid nlink mtime target rdev content, hard links, d_type/d_ino)" result "$res" compare
+			ktest "$name: rerofs == source tree ($fields)" result "$res" source
+			ktest "$name: readdir order rerofs == erofs" result "$res" order
+			case ,$extras, in *,lookups,*)
+				ktest "$name: lookups: missing names give ENOENT, other errors as erofs" result "$res" lookups ;;
+			esac
+			case ,$extras, in *,reads,*)
+				ktest "$name: pread/mmap at block boundaries rerofs == erofs" result "$res" reads ;;
+			esac
+			case ,$extras, in *,readonly,*)
+				ktest "$name: writes fail on the rerofs mount" result "$res" readonly ;;
+			esac
+			case ,$extras, in *,loop,*)
+				l=$WORK/$name/rerofs-loop
+				LOOPDEV=
+				step loop_setup "$img"
+				ktest "$name: mount -t rerofs (read-only loop block device ${LOOPDEV:-?})" mount_rerofs "${LOOPDEV:-/dev/no-loop-device}" "$l"
+				step run_suite "$res-loop" "$l" "$e" --checks compare,reads
+				ktest "$name: rerofs on the loop device == erofs" result "$res-loop" compare
+				ktest "$name: pread/mmap rerofs on the loop device == erofs" result "$res-loop" reads
+				ktest "$name: umount rerofs (loop device)" do_umount "$l"
+				;;
+			esac
+			case ,$extras, in *,hostfile,*)
+				l=$WORK/$name/rerofs-hostfile
+				ktest "$name: mount -t rerofs of the image on the host path (9p)" mount_rerofs "$IMAGES/$name.img" "$l"
+				ktest "$name: sizes/ of the 9p-backed rerofs mount == erofs" hostfile_check "$l" "$e"
+				ktest "$name: umount rerofs (9p-backed)" do_umount "$l"
+				;;
+			esac
+			ktest "$name: umount rerofs" do_umount "$r"
+			step do_umount "$e" >/dev/null
+			step rm -f "$img"
+			;;
+		bad)
+			ktest "$name: refused ($tree)" mount_refused "$IMAGES/$name.img" "$r"
+			case $name in *incompat*)
+				ktest "$name: the refusal names the unknown incompat bit (0x8000)" incompat_named "$IMAGES/$name.img" "$r" ;;
+			esac
+			;;
+		*)
+			ktest "images.list: unknown kind '$kind'" false
+			;;
+		esac
+	done < <(read_list)
+
+	ktest "no rerofs mounts left" no_mounts_left
+	ktest "rmmod rerofs" rmmod_test
+	ktest "/proc/filesystems no longer lists rerofs" not_registered
+	ktest "dmesg clean (no BUG/WARNING/KASAN/Oops/kmemleak)" dmesg_clean
+}
+
+main "$@"

@@ -1,0 +1,153 @@
+#!/bin/bash
+# rerofs selftests, host side (make selftest / make check run it after building
+# the module):
+#   1. regenerate under build/selftests/ (wiped first) the source trees
+#      (selftests/mktree.py), the EROFS images (mkfs.erofs) including corrupt
+#      and truncated copies (selftests/sbtool.py), images.list (what the guest
+#      tests) and manifests of the trees (selftests/guest/treecmp.py manifest);
+#   2. boot the test kernel once (selftests/vm-run) and run
+#      selftests/guest/main.sh in it, which prints KTAP;
+#   3. print, as the last line, "N passed, N failed" (results missing from the
+#      guest's output -- crash, timeout -- count as failed); exit 0 only if
+#      everything passed.
+# Options: --images-only (steps 1 only), --kvm (passed to vm-run).
+# Environment: RERO_SELFTEST_TIMEOUT (guest time limit in s, default 900; a normal run takes about 5 min).
+set -u
+export LC_ALL=C
+
+# One function, parsed before it runs: editing this file during a run is safe.
+main() {
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+top=$(cd "$here/.." && pwd)
+out=$top/build/selftests
+uuid=5e1f7e57-0000-4000-8000-000000000001
+images_only=0
+vm_args=()
+for a; do
+	case $a in
+	--images-only) images_only=1 ;;
+	--kvm) vm_args+=(--kvm) ;;
+	*) echo "run.sh: unknown argument '$a'" >&2; exit 2 ;;
+	esac
+done
+
+fail_setup() {
+	echo "run.sh: $*" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+}
+
+[ "$(id -u)" = 0 ] || fail_setup "must run as root (the trees need chown and mknod)"
+for t in mkfs.erofs python3; do
+	command -v $t >/dev/null || fail_setup "$t not found (make setup)"
+done
+
+t0=$(date +%s%N)
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+# ---------------------------------------------------------------- trees
+rm -rf "$out" && mkdir -p "$out/trees" "$out/images" || fail_setup "cannot create $out"
+python3 "$here/mktree.py" main "$out/trees/main" || fail_setup "mktree main failed"
+python3 "$here/mktree.py" special "$out/trees/special" || fail_setup "mktree special failed"
+
+# ---------------------------------------------------------------- images
+mkimg() { # NAME TREE MKFS-OPTIONS...
+	local name=$1 tree=$2
+	shift 2
+	mkfs.erofs --quiet "$@" "$out/images/$name.img" "$out/trees/$tree" ||
+		fail_setup "mkfs.erofs $* $name.img trees/$tree failed"
+}
+list=$out/images.list
+src_fields=type,mode,size,uid,gid,nlink,target,content,inogroups
+{
+	echo "# kind name tree fields-vs-source extra-checks   (see selftests/guest/main.sh)"
+	mkimg default main -T0 -U $uuid
+	echo "good default main $src_fields lookups,reads,readonly,loop,hostfile"
+	mkimg compact main -T0 -U $uuid -Eforce-inode-compact
+	echo "good compact main $src_fields lookups"
+	mkimg extended main -T0 -U $uuid -Eforce-inode-extended
+	echo "good extended main $src_fields lookups,reads"
+	mkimg noinline main -T0 -U $uuid -Enoinline_data
+	echo "good noinline main $src_fields lookups,reads"
+	# Per-file mtimes (seconds + nanoseconds) kept in extended inodes: compared
+	# with the source tree too. (Not reproducible: the build time is "now".)
+	mkimg mtime main -U $uuid --preserve-mtime -Eforce-inode-extended
+	echo "good mtime main $src_fields,mtime -"
+	# Devices, fifo, socket; uid 100000 forces some extended inodes among compact ones.
+	mkimg special special -T0 -U $uuid
+	echo "good special special type,mode,size,uid,gid,nlink,rdev,content -"
+	# No superblock checksum (feature_compat SB_CHKSUM clear): must mount.
+	mkimg nosbcrc main/nested -T0 -U $uuid -Enosbcrc
+	echo "good nosbcrc main/nested $src_fields -"
+} >"$list"
+
+# Manifests of the source trees (all metadata + content hashes): the guest
+# compares against these, as walking the trees over 9p in the guest is slow.
+mkdir -p "$out/manifests"
+for tree in $(awk '$1 == "good" { print $3 }' "$list" | sort -u); do
+	python3 "$here/guest/treecmp.py" manifest "$out/trees/$tree" "$out/manifests/${tree//\//_}.json" ||
+		fail_setup "manifest of trees/$tree failed"
+done
+
+sb() { python3 "$here/sbtool.py" "$@"; }
+def=$out/images/default.img
+sb info "$def" | grep -q '^feature_compat: 0x[0-9a-f]*[13579bdf]$' ||
+	fail_setup "default.img has no SB_CHKSUM (feature_compat bit 0x1): mkfs.erofs changed?"
+sb crc "$def" >/dev/null || fail_setup "sbtool's crc32c does not match mkfs.erofs's"
+bad() { # NAME EDIT...
+	local name=$1
+	shift
+	sb corrupt "$def" "$out/images/$name.img" "$@" || fail_setup "sbtool corrupt $name failed"
+	echo "bad $name $(IFS=+; echo "$*")" >>"$list"
+}
+size=$(stat -c %s "$def")
+bad bad-magic magic=0x12345678
+bad bad-crc badcrc
+bad bad-blkszbits-9 blkszbits=9
+bad bad-blkszbits-13 blkszbits=13
+bad bad-incompat-8000 'incompat|=0x8000'
+bad truncated-half truncate=$(( size / 2 / 4096 * 4096 ))
+bad truncated-in-sb truncate=1100
+bad empty truncate=0
+echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
+[ $images_only = 1 ] && exit 0
+
+# ---------------------------------------------------------------- guest run
+log=$out/guest.log
+t1=$(date +%s%N)
+cd "$top" || exit 1
+"$here/vm-run" "${vm_args[@]}" --timeout "${RERO_SELFTEST_TIMEOUT:-900}" -- \
+	"$here/guest/main.sh" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+echo "run.sh: guest run: $(ms "$t1") ms, exit status $rc; log: $log" >&2
+
+# ---------------------------------------------------------------- summary
+tr -d '\r' <"$log" >"$log.clean"
+passed=$(grep -cE '^ok [0-9]+( |$)' "$log.clean")
+failed=$(grep -cE '^not ok [0-9]+( |$)' "$log.clean")
+plan=$(grep -m1 -oE '^1\.\.[0-9]+' "$log.clean" | cut -c4-)
+rm -f "$log.clean"
+if [ -z "$plan" ]; then
+	echo "run.sh: the guest printed no KTAP plan (exit status $rc): counting one failure" >&2
+	plan=$((passed + failed + 1))
+fi
+if [ $((passed + failed)) -gt "$plan" ]; then
+	echo "run.sh: $((passed + failed)) results for a plan of $plan: counting one failure" >&2
+	failed=$((failed + 1))
+fi
+missing=$((plan - passed - failed))
+if [ $missing -gt 0 ]; then
+	echo "run.sh: $missing of $plan results missing (guest crash or timeout?): counted as failed" >&2
+	failed=$((failed + missing))
+fi
+if [ $rc != 0 ] && [ $failed = 0 ]; then
+	echo "run.sh: guest exit status $rc with no failed test: counting one failure" >&2
+	failed=1
+fi
+echo "run.sh: total $(ms "$t0") ms" >&2
+echo "$passed passed, $failed failed"
+[ $failed = 0 ] && [ $passed -gt 0 ]
+}
+
+main "$@"
+exit

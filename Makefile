@@ -48,7 +48,7 @@ selftest: module
 check:
 	@bash scripts/check.sh
 
-demo: module
+demo: module tools
 	@bash scripts/demo.sh
 
 fmt:

@@ -1299,3 +1299,73 @@ fn hostile_and_broken_inputs_fail_cleanly() {
     ok(&rerofs(&["fsck", m]));
     ok(&rerofs(&["fsck", s(&meta2)]));
 }
+
+/// `dump.erofs --ls` of every directory of an image made by `rerofs mkfs` lists the
+/// source tree's names, and `dump.erofs --path` gives every file's size.
+#[test]
+fn dump_erofs_shows_the_source_tree() {
+    assert!(have("dump.erofs"), "dump.erofs (erofs-utils) is required");
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    make_tree(&src);
+    let out = t.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let meta = out.join("meta.img");
+    ok(&rerofs(&[
+        "mkfs",
+        "-q",
+        "--chunk-size",
+        "65536",
+        s(&meta),
+        s(&src),
+    ]));
+    let blobs = blobs_in(&out);
+    let device = format!("--device={}", s(&blobs[0]));
+    let dump = |args: &[&str]| {
+        let o = Command::new("dump.erofs")
+            .args(args)
+            .arg(&device)
+            .arg(&meta)
+            .output()
+            .unwrap();
+        ok(&o);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let mut dirs = vec![PathBuf::new()];
+    let mut checked = 0;
+    while let Some(rel) = dirs.pop() {
+        let path = format!("--path=/{}", rel.display());
+        let text = dump(&["--ls", &path]);
+        let mut listed: Vec<String> = text
+            .lines()
+            .skip_while(|l| !l.contains("FILENAME"))
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+            .filter(|n| n != "." && n != "..")
+            .collect();
+        listed.sort();
+        let mut expected: Vec<String> = fs::read_dir(src.join(&rel))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_str().unwrap().to_string())
+            .collect();
+        expected.sort();
+        assert_eq!(listed, expected, "dump.erofs --ls {path}");
+        for name in expected {
+            let r = rel.join(&name);
+            let md = fs::symlink_metadata(src.join(&r)).unwrap();
+            if md.is_dir() {
+                dirs.push(r);
+            } else if md.is_file() {
+                let info = dump(&[&format!("--path=/{}", r.display())]);
+                assert!(
+                    info.contains(&format!("Size: {} ", md.len())),
+                    "dump.erofs --path=/{}: size {} not in\n{info}",
+                    r.display(),
+                    md.len()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 400, "only {checked} files checked");
+}

@@ -24,10 +24,15 @@ rm -rf "$KDIR" && mkdir -p "$KDIR"
 log=$KDIR/build.log
 echo "kernel: building in $KDIR (log: $log); about 9 min on 2 cores" >&2
 start=$(date +%s)
+# The test CA goes into the builtin trusted keyring, so that images signed with
+# it, or with a key it vouches for that was added to .secondary_trusted_keys,
+# verify. Its path is only known here, so it is not in the fragment.
 {
 	make -C "$SRC" O="$KDIR" "${KMAKE_ARGS[@]}" rustavailable
 	make -C "$SRC" O="$KDIR" "${KMAKE_ARGS[@]}" allnoconfig
 	"$SRC/scripts/kconfig/merge_config.sh" -m -O "$KDIR" "$KDIR/.config" "$RERO_TOP/kernel/rerofs.config"
+	cp "$RERO_TOP/kernel/certs/rerofs-test-ca.pem" "$KDIR/rerofs-test-ca.pem"
+	"$SRC/scripts/config" --file "$KDIR/.config" --set-str SYSTEM_TRUSTED_KEYS "$KDIR/rerofs-test-ca.pem"
 	make -C "$SRC" O="$KDIR" "${KMAKE_ARGS[@]}" olddefconfig
 } >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
 # Every symbol the fragment sets must have survived olddefconfig.

@@ -14,7 +14,7 @@ rero_kernel_key() {
 	local ver
 	ver=$(dpkg-query -W -f='${Version}' linux-source-${KVER_PKG} 2>/dev/null || echo unknown)
 	local h
-	h=$( { cat "$RERO_TOP/kernel/rerofs.config"; echo "${KMAKE_ARGS[*]}"; dpkg-query -W -f='${Version}' rustc-web 2>/dev/null; } | sha256sum | cut -c1-16)
+	h=$( { cat "$RERO_TOP/kernel/rerofs.config" "$RERO_TOP/kernel/certs/rerofs-test-ca.pem"; echo "${KMAKE_ARGS[*]}"; dpkg-query -W -f='${Version}' rustc-web 2>/dev/null; } | sha256sum | cut -c1-16)
 	echo "${ver}-${h}"
 }
 rero_kdir() { echo "$RERO_CACHE/kernel/$(rero_kernel_key)"; }

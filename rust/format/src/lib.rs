@@ -21,6 +21,7 @@ pub mod dir;
 pub mod error;
 pub mod inode;
 pub mod superblock;
+pub mod verity;
 pub mod xattr;
 
 mod bytes;

@@ -3,10 +3,12 @@
 //! `rerofs fsck`: checks every structure of an image and optionally extracts it.
 
 use crate::image::{is_digest_tag, Image};
-use crate::mkfs::hex;
+use crate::mkfs::{hex, progress_bar};
+use crate::verity::check_blob;
 use anyhow::{anyhow, bail, Context, Result};
 use rerofs_format::dir::file_type as ft;
 use rerofs_format::inode::{FileKind, Inode};
+use rerofs_format::verity::COMPAT_RERO_VERITY;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{CString, OsStr};
@@ -29,7 +31,8 @@ pub struct FsckArgs {
     /// Extract the tree into this directory (created; must not exist or be empty).
     #[arg(long)]
     pub extract: Option<PathBuf>,
-    /// Do not verify each digest-named blob's SHA-256 against its tag.
+    /// Do not verify blob digests: neither each digest-named blob's SHA-256
+    /// against its tag nor, with verity, every blob's Merkle tree.
     #[arg(long)]
     pub no_blob_digest: bool,
 }
@@ -60,14 +63,70 @@ fn kind_type(k: FileKind) -> u8 {
     }
 }
 
+/// Checks every blob of an image with verity against its tree, and each data
+/// blob's digest against its slot's tag.
+fn check_verity(img: &Image, problems: &mut Vec<String>) -> Result<()> {
+    let total = img.sb.image_bytes()
+        + img
+            .devices
+            .iter()
+            .map(|d| u64::from(d.slot.blocks) * 4096)
+            .sum::<u64>();
+    let pb = progress_bar(total, "verity", false);
+    let inc = |n| {
+        if let Some(p) = &pb {
+            p.inc(n)
+        }
+    };
+    let f = std::fs::File::open(&img.path)
+        .with_context(|| format!("{}: cannot open", img.path.display()))?;
+    match check_blob(&f, img.meta.len() as u64, Some(img.sb.image_bytes()), &inc) {
+        Ok(c) => problems.extend(c.problems.iter().map(|p| format!("metadata blob: {p}"))),
+        Err(e) => problems.push(format!("metadata blob: {e:#}")),
+    }
+    for (i, d) in img.devices.iter().enumerate() {
+        let what = format!("device {} ({})", i + 1, d.path.display());
+        let want = (d.slot.blocks != 0).then(|| u64::from(d.slot.blocks) * 4096);
+        let tag = String::from_utf8_lossy(d.slot.tag());
+        let before = problems.len();
+        match check_blob(&d.file, d.len, want, &inc) {
+            Ok(c) => {
+                problems.extend(c.problems.iter().map(|p| format!("{what}: {p}")));
+                if hex(&c.digest).as_bytes() != d.slot.tag() {
+                    problems.push(format!(
+                        "{what}: fs-verity digest is {}, but the slot's tag is {tag}",
+                        hex(&c.digest),
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!("{what}: {e:#}")),
+        }
+        if problems.len() > before {
+            problems.push(format!(
+                "{what}: does not verify as the blob tagged {tag}: not this image's blob (or damaged)"
+            ));
+        }
+    }
+    if let Some(p) = pb {
+        p.finish_and_clear();
+    }
+    Ok(())
+}
+
 /// Runs `rerofs fsck`; `Ok(false)` when problems were found.
 pub fn run(a: &FsckArgs) -> Result<bool> {
     let mut img = Image::open(&a.image)?;
     img.open_devices(&a.devices, a.blob_dir.as_deref())?;
     let mut problems = Vec::new();
+    let verity = img.sb.feature_compat & COMPAT_RERO_VERITY != 0;
+    if verity && !a.no_blob_digest {
+        check_verity(&img, &mut problems)?;
+    }
     for (i, d) in img.devices.iter().enumerate() {
         let need = u64::from(d.slot.blocks) * 4096;
-        if d.len < need {
+        if verity {
+            // Checked above, tree and size included.
+        } else if d.len < need {
             problems.push(format!(
                 "device {} ({}): {} bytes, but its slot says {} blocks ({need} bytes): truncated or not this image's blob",
                 i + 1,

@@ -8,6 +8,7 @@ use rerofs_format::devtable::{map_dev, DeviceSlot};
 use rerofs_format::dir::DirBlock;
 use rerofs_format::inode::{parse_chunk_entry, ChunkAddr, Inode, Layout, Mapping};
 use rerofs_format::superblock::SuperBlock;
+use rerofs_format::verity::{Geometry, COMPAT_RERO_VERITY};
 use rerofs_format::xattr::{prefix_of, Entry, InlineXattrs};
 use rerofs_format::BLOCK_SIZE;
 use std::fs::File;
@@ -76,6 +77,19 @@ impl Image {
                 sb.blocks,
                 sb.image_bytes()
             );
+        }
+        if sb.feature_compat & COMPAT_RERO_VERITY != 0 {
+            let g = Geometry::new(sb.image_bytes()).map_err(fe)?;
+            if (meta.len() as u64) < g.blob_size() {
+                bail!(
+                    "{}: truncated: {} bytes, but {} data blocks with their verity tree and \
+                     trailer need {} bytes",
+                    path.display(),
+                    meta.len(),
+                    sb.blocks,
+                    g.blob_size()
+                );
+            }
         }
         let mut slots = Vec::new();
         for i in 0..sb.extra_devices {

@@ -4,6 +4,9 @@
 
 use crate::image::Image;
 use crate::mkfs::hex;
+use crate::verity::{fmt_digest, Sha256Hasher};
+use rerofs_format::verity::{Descriptor, Geometry, COMPAT_RERO_VERITY};
+use rerofs_format::BLOCK_SIZE;
 use anyhow::Result;
 use rerofs_format::inode::Layout;
 use rerofs_format::superblock::INCOMPAT_NAMES;
@@ -24,7 +27,39 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
-const COMPAT_NAMES: [(u32, &str); 3] = [(1, "sb_csum"), (2, "mtime"), (4, "xattr_filter")];
+const COMPAT_NAMES: [(u32, &str); 4] = [
+    (1, "sb_csum"),
+    (2, "mtime"),
+    (4, "xattr_filter"),
+    (COMPAT_RERO_VERITY, "rerofs_verity"),
+];
+
+/// The metadata blob's verity trailer, as stored (not verified): the image
+/// digest, the tree size and the signature size.
+fn verity_info(img: &Image) -> Option<Result<(String, u64, u32), String>> {
+    if img.sb.feature_compat & COMPAT_RERO_VERITY == 0 {
+        return None;
+    }
+    let g = match Geometry::new(img.sb.image_bytes()) {
+        Ok(g) => g,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let pos = g.trailer_pos() as usize;
+    let Some(t) = img.meta.get(pos..pos + BLOCK_SIZE) else {
+        return Some(Err(format!(
+            "no trailer block at offset {pos}: the metadata blob is {} bytes",
+            img.meta.len()
+        )));
+    };
+    Some(
+        Descriptor::parse(t)
+            .map_err(|e| format!("verity descriptor at offset {pos}: {e}"))
+            .and_then(|d| {
+                let dg = d.digest(&Sha256Hasher).map_err(|e| e.to_string())?;
+                Ok((fmt_digest(&dg), g.tree_blocks(), d.sig_size))
+            }),
+    )
+}
 
 /// Runs `rerofs inspect`.
 pub fn run(a: &InspectArgs) -> Result<()> {
@@ -127,6 +162,14 @@ pub fn run(a: &InspectArgs) -> Result<()> {
             }
         }
     }
+    let verity = verity_info(&img);
+    let verity_json = match &verity {
+        None => serde_json::Value::Null,
+        Some(Ok((d, tree, sig))) => {
+            json!({"image_digest": d, "tree_blocks": tree, "signature_bytes": sig})
+        }
+        Some(Err(e)) => json!({"error": e}),
+    };
     let out = json!({
         "image": a.image.display().to_string(),
         "superblock": {
@@ -139,6 +182,7 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         },
         "devices": img.slots.iter().map(|s| json!({"tag": String::from_utf8_lossy(s.tag()), "blocks": s.blocks, "mapped_blkaddr": s.uniaddr})).collect::<Vec<_>>(),
         "dedup": {"chunk_refs": refs_total, "unique_chunks": unique.len()},
+        "verity": verity_json,
         "inodes": inodes,
         "errors": errors,
     });
@@ -154,6 +198,21 @@ pub fn run(a: &InspectArgs) -> Result<()> {
     println!("volume name:  {}", s["volume_name"].as_str().unwrap_or(""));
     println!("build time:   {}.{:09}", sb.build_time, sb.build_time_nsec);
     println!("features:     {}", features.join(" "));
+    match &verity {
+        None => println!("verity:       no"),
+        Some(Ok((d, tree, sig))) => {
+            println!("image digest: {d} (as stored; `rerofs verify` checks it)");
+            println!(
+                "verity:       {tree} tree blocks, {}",
+                if *sig == 0 {
+                    "not signed".to_string()
+                } else {
+                    format!("signed ({sig} signature bytes)")
+                }
+            );
+        }
+        Some(Err(e)) => println!("verity:       broken trailer: {e}"),
+    }
     println!("devices:      {}", img.slots.len());
     for (k, d) in img.slots.iter().enumerate() {
         println!(

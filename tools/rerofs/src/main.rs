@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `rerofs`: build, check and inspect rerofs/EROFS images.
+//! `rerofs`: build, check, inspect, sign and verify rerofs/EROFS images.
 //!
 //! Exit codes: 0 success, 1 failure or problems found, 2 usage error.
 
@@ -9,6 +9,8 @@ mod image;
 mod inspect;
 mod mkfs;
 mod tree;
+mod trust;
+mod verity;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 #[command(
     name = "rerofs",
     version,
-    about = "Build, check and inspect rerofs (EROFS) images"
+    about = "Build, check, inspect, sign and verify rerofs (EROFS) images"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,6 +34,12 @@ enum Cmd {
     Fsck(fsck::FsckArgs),
     /// Describe an image: superblock, features, devices, inodes, dedup.
     Inspect(inspect::InspectArgs),
+    /// Sign an image with verity: write a PKCS#7 signature of its digest.
+    Sign(trust::SignArgs),
+    /// Print fs-verity digests of metadata blobs, data blobs or plain files.
+    Digest(trust::DigestArgs),
+    /// Verify an image offline: every blob's tree, the signature, the digest.
+    Verify(trust::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +75,9 @@ fn main() -> ExitCode {
         Cmd::Mkfs(a) => mkfs::run(a).map(|()| true),
         Cmd::Fsck(a) => fsck::run(a),
         Cmd::Inspect(a) => inspect::run(a).map(|()| true),
+        Cmd::Sign(a) => trust::run_sign(a).map(|()| true),
+        Cmd::Digest(a) => trust::run_digest(a),
+        Cmd::Verify(a) => trust::run_verify(a),
     };
     match r {
         Ok(true) => ExitCode::SUCCESS,

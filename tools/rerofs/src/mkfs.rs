@@ -4,6 +4,7 @@
 
 use crate::image::is_digest_tag;
 use crate::tree::{mode, Content, FileSource, Node, NodeId, Tree};
+use crate::verity::{build_tree, check_blob, fmt_digest, Built, Signer, TreeBuilder};
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use rerofs_format::build::{self as b, InodeCore};
@@ -12,6 +13,7 @@ use rerofs_format::inode::EXTENDED_SIZE;
 use rerofs_format::superblock::{
     SuperBlock, COMPAT_MTIME, COMPAT_SB_CHKSUM, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE,
 };
+use rerofs_format::verity::{Geometry, COMPAT_RERO_VERITY};
 use rerofs_format::{BLOCK_SIZE, NULL_ADDR, SUPER_OFFSET};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -32,9 +34,19 @@ DATA BLOBS:
   length) is stored once, in the first blob that needs it, padded to a
   4096-byte block. All-zero chunks are holes and not stored (unless
   --no-holes). Other files are stored inline in the metadata blob. Each blob
-  is written as BLOB_DIR/<sha256 of its contents>, and its device slot's tag
-  is the same 64 hex digits. A blob left empty is not written and gets no
-  device slot.
+  is written as BLOB_DIR/<digest>, and its device slot's tag is the same 64
+  hex digits. A blob left empty is not written and gets no device slot.
+
+VERITY (the default; --no-verity turns it off):
+  Every blob, the metadata blob included, is its data area followed by its
+  fs-verity Merkle tree (SHA-256, 4096-byte blocks, no salt, root level
+  first) and one 4096-byte trailer block holding the fs-verity descriptor
+  (and, in the metadata blob, the PKCS#7 signature if the image is signed).
+  A blob's digest is its fs-verity digest: what `fsverity digest
+  --hash-alg=sha256 --block-size=4096` prints for its data area, and what
+  `rerofs digest` prints for the blob. The image digest is the metadata
+  blob's. With --key and --cert the image is signed at once (see `rerofs
+  sign`). Without verity a blob's digest is the SHA-256 of its contents.
 
   Default (one shared blob): the chunks of the files of the final tree, in
   inode order (breadth first, names sorted).
@@ -71,8 +83,8 @@ pub struct MkfsArgs {
     /// Chunk size in bytes: a power of two, at least 4096 (suffix k or m allowed).
     #[arg(long, default_value_t = 65536, value_parser = parse_chunk_size)]
     pub chunk_size: u64,
-    /// Directory for the data blobs (named by the hex SHA-256 of their
-    /// contents); default: the metadata blob's directory.
+    /// Directory for the data blobs (named by their digest in hex); default:
+    /// the metadata blob's directory.
     #[arg(long)]
     pub blob_dir: Option<PathBuf>,
     /// One data blob per SOURCE, holding the chunks that SOURCE supplies and
@@ -99,6 +111,19 @@ pub struct MkfsArgs {
     /// chunk-based files when extracting; the kernel reads holes correctly.
     #[arg(long)]
     pub no_holes: bool,
+    /// Give every blob an fs-verity Merkle tree and descriptor, and name data
+    /// blobs by their fs-verity digest (the default; see VERITY in --help).
+    #[arg(long, overrides_with = "no_verity")]
+    pub verity: bool,
+    /// Build a plain EROFS image: no trees, data blobs named by their SHA-256.
+    #[arg(long, overrides_with = "verity")]
+    pub no_verity: bool,
+    /// Sign the image with this private key (PEM; needs --cert and verity).
+    #[arg(long, requires = "cert", conflicts_with = "no_verity")]
+    pub key: Option<PathBuf>,
+    /// Certificate of --key (PEM).
+    #[arg(long, requires = "key")]
+    pub cert: Option<PathBuf>,
     /// Do not print the summary line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -276,6 +301,23 @@ fn hash_chunk(c: &[u8], holes: bool) -> Chunk {
     }
 }
 
+/// A progress bar of `len` bytes on standard error, only when that is a
+/// terminal (and not `quiet`).
+pub fn progress_bar(len: u64, msg: &'static str, quiet: bool) -> Option<indicatif::ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:8} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_message(msg);
+    Some(pb)
+}
+
 /// Hex of a digest.
 pub fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
@@ -290,6 +332,12 @@ struct Blob {
 /// Runs `rerofs mkfs`.
 pub fn run(a: &MkfsArgs) -> Result<()> {
     let t0 = Instant::now();
+    let verity = !a.no_verity;
+    // Load the signing key first: a bad key fails before any work.
+    let signer = match (&a.key, &a.cert) {
+        (Some(k), Some(c)) => Some(Signer::load(k, c)?),
+        _ => None,
+    };
     // Fail before any work if the metadata blob cannot go where asked.
     let meta_dir = a
         .meta_blob
@@ -453,19 +501,7 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             _ => 0,
         })
         .sum();
-    let pb = if std::io::stderr().is_terminal() && !a.quiet {
-        let pb = indicatif::ProgressBar::new(hash_bytes);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg:8} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        pb.set_message("hashing");
-        Some(pb)
-    } else {
-        None
-    };
+    let pb = progress_bar(hash_bytes, "hashing", a.quiet);
     let holes = !a.no_holes;
     let hashes: Vec<Vec<Chunk>> = to_hash
         .par_iter()
@@ -575,6 +611,7 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         &blob_dir,
         &a.reuse,
         chunk,
+        verity,
         pb.as_ref(),
     )?;
     if let Some(pb) = pb {
@@ -794,7 +831,9 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         volume_name[..l.len()].copy_from_slice(l.as_bytes());
     }
     let mut sb = SuperBlock {
-        feature_compat: COMPAT_SB_CHKSUM | COMPAT_MTIME,
+        feature_compat: COMPAT_SB_CHKSUM
+            | COMPAT_MTIME
+            | if verity { COMPAT_RERO_VERITY } else { 0 },
         feature_incompat: if any_chunked {
             INCOMPAT_CHUNKED_FILE
         } else {
@@ -837,6 +876,21 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         }
     };
     b::write_superblock(&mut img[..BS], &sb).map_err(fe)?;
+    let meta_bytes = img.len();
+
+    // The metadata blob's tree and trailer (signed if asked).
+    let image_digest = if verity {
+        let built = build_tree(&img)?;
+        let sig = match &signer {
+            Some(s) => s.sign(&built.digest)?,
+            None => Vec::new(),
+        };
+        img.extend_from_slice(&built.tree);
+        img.extend_from_slice(&built.trailer(&sig)?);
+        Some(built.digest)
+    } else {
+        None
+    };
 
     let tmp = TmpGuard::new(tmp_path(&a.meta_blob));
     {
@@ -898,10 +952,17 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             devices.len(),
             reused,
             written,
-            img.len(),
+            meta_bytes,
             ratio,
             t0.elapsed().as_secs_f64()
         );
+        if let Some(d) = &image_digest {
+            println!(
+                "image digest: {}{}",
+                fmt_digest(d),
+                if signer.is_some() { " (signed)" } else { "" }
+            );
+        }
     }
     Ok(())
 }
@@ -1052,14 +1113,56 @@ fn stream_blob(
     })
 }
 
-/// SHA-256 (hex) of a blob this run would write, computed without writing it.
+/// Size of the file of a data blob of `blocks` data blocks.
+fn blob_file_size(blocks: u32, verity: bool) -> u64 {
+    let d = u64::from(blocks) * BS64;
+    match Geometry::new(d) {
+        Ok(g) if verity => g.blob_size(),
+        _ => d,
+    }
+}
+
+/// A blob's digest being computed: plain SHA-256, or its fs-verity tree.
+enum BlobHash {
+    Plain(Sha256),
+    Verity(TreeBuilder),
+}
+
+impl BlobHash {
+    fn new(verity: bool) -> Self {
+        if verity {
+            BlobHash::Verity(TreeBuilder::default())
+        } else {
+            BlobHash::Plain(Sha256::new())
+        }
+    }
+    fn update(&mut self, d: &[u8]) {
+        match self {
+            BlobHash::Plain(h) => h.update(d),
+            BlobHash::Verity(t) => t.update(d),
+        }
+    }
+    /// The digest in hex, and the tree when it is a verity digest.
+    fn finish(self) -> Result<(String, Option<Built>)> {
+        Ok(match self {
+            BlobHash::Plain(h) => (hex(&h.finalize()), None),
+            BlobHash::Verity(t) => {
+                let b = t.finish()?;
+                (hex(&b.digest), Some(b))
+            }
+        })
+    }
+}
+
+/// Digest (hex) of a blob this run would write, computed without writing it.
 fn blob_digest(
     tree: &Tree,
     blob: &Blob,
     chunk: u64,
+    verity: bool,
     pb: Option<&indicatif::ProgressBar>,
 ) -> Result<String> {
-    let mut h = Sha256::new();
+    let mut h = BlobHash::new(verity);
     stream_blob(tree, blob, chunk, |d| {
         h.update(d);
         if let Some(pb) = pb {
@@ -1067,34 +1170,55 @@ fn blob_digest(
         }
         Ok(())
     })?;
+    Ok(h.finish()?.0)
+}
+
+/// Digest (hex) of an existing blob file: its fs-verity digest once its tree
+/// and descriptor check out, or its plain SHA-256.
+fn file_digest(p: &Path, verity: bool) -> Result<String> {
+    let mut f = fs::File::open(p).with_context(|| format!("{}: cannot open", p.display()))?;
+    if verity {
+        let len = f.metadata()?.len();
+        let c = check_blob(&f, len, None, &|_| {})
+            .with_context(|| format!("{}: not a valid blob", p.display()))?;
+        if let Some(e) = c.problems.first() {
+            bail!("{}: not a valid blob: {e}", p.display());
+        }
+        if !c.sig.is_empty() {
+            bail!("{}: has a signature: a metadata blob, not a data blob", p.display());
+        }
+        return Ok(hex(&c.digest));
+    }
+    let mut h = Sha256::new();
+    read_pieces(&mut f, p, |d| h.update(d))?;
     Ok(hex(&h.finalize()))
 }
 
-/// SHA-256 (hex) of an existing file.
-fn file_digest(p: &Path) -> Result<String> {
-    let mut f = fs::File::open(p).with_context(|| format!("{}: cannot open", p.display()))?;
-    let mut h = Sha256::new();
+/// Reads `f` (the file at `p`) to its end, giving `sink` each piece read.
+pub fn read_pieces(f: &mut impl Read, p: &Path, mut sink: impl FnMut(&[u8])) -> Result<()> {
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f
             .read(&mut buf)
             .with_context(|| format!("{}: read failed", p.display()))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
-        h.update(&buf[..n]);
+        sink(&buf[..n]);
     }
-    Ok(hex(&h.finalize()))
 }
 
-/// Writes one data blob as `dir/<sha256 hex>` (through a temporary file);
-/// returns the digest, which must be `expect` when that is known.
+/// Writes one data blob as `dir/<digest hex>` (through a temporary file), with
+/// its tree and trailer after the data when `verity`; returns the digest, which
+/// must be `expect` when that is known.
+#[allow(clippy::too_many_arguments)]
 fn write_blob(
     tree: &Tree,
     blob: &Blob,
     dir: &Path,
     slot: usize,
     chunk: u64,
+    verity: bool,
     expect: Option<&str>,
     pb: Option<&indicatif::ProgressBar>,
 ) -> Result<String> {
@@ -1102,7 +1226,7 @@ fn write_blob(
     let file = fs::File::create(tmp.path())
         .with_context(|| format!("{}: cannot create", tmp.path().display()))?;
     let mut f = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut h = Sha256::new();
+    let mut h = BlobHash::new(verity);
     stream_blob(tree, blob, chunk, |d| {
         f.write_all(d)
             .with_context(|| format!("{}: write failed", tmp.path().display()))?;
@@ -1112,10 +1236,16 @@ fn write_blob(
         }
         Ok(())
     })?;
+    let (hexd, built) = h.finish()?;
+    if let Some(b) = built {
+        let trailer = b.trailer(&[])?;
+        f.write_all(&b.tree)
+            .and_then(|()| f.write_all(&trailer))
+            .with_context(|| format!("{}: write failed", tmp.path().display()))?;
+    }
     f.flush()
         .with_context(|| format!("{}: write failed", tmp.path().display()))?;
     drop(f);
-    let hexd = hex(&h.finalize());
     if let Some(e) = expect {
         if e != hexd {
             bail!(
@@ -1208,6 +1338,7 @@ fn link_blob(src: &Path, dst: &Path, slot: usize) -> Result<Fate> {
 
 /// Writes the data blobs into `dir`, or reuses existing identical ones (see
 /// REUSE in `rerofs mkfs --help`). Returns one entry per device, in order.
+#[allow(clippy::too_many_arguments)]
 fn place_blobs(
     tree: &Tree,
     blobs: &[Blob],
@@ -1215,9 +1346,12 @@ fn place_blobs(
     dir: &Path,
     reuse: &[PathBuf],
     chunk: u64,
+    verity: bool,
     pb: Option<&indicatif::ProgressBar>,
 ) -> Result<Vec<PlacedBlob>> {
-    let size_of = |bi: usize| blobs[bi].blocks as u64 * BS64;
+    // The size of a blob's file, and of its data area (what is streamed).
+    let size_of = |bi: usize| blob_file_size(blobs[bi].blocks, verity);
+    let data_of = |bi: usize| u64::from(blobs[bi].blocks) * BS64;
 
     // Existing files that may be some of our blobs.
     let mut cands: Vec<Candidate> = Vec::new();
@@ -1232,7 +1366,7 @@ fn place_blobs(
         } else if md.is_file() {
             let Some(name) = file_name_str(r).filter(|n| is_digest_tag(n.as_bytes())) else {
                 bail!(
-                    "{}: a --reuse blob must be named by the 64 lowercase hex digits of its SHA-256",
+                    "{}: a --reuse blob must be named by the 64 lowercase hex digits of its digest",
                     r.display()
                 );
             };
@@ -1264,7 +1398,7 @@ fn place_blobs(
                 .iter()
                 .zip(&need)
                 .filter(|(_, &n)| n)
-                .map(|(&bi, _)| size_of(bi))
+                .map(|(&bi, _)| data_of(bi))
                 .sum(),
         );
         pb.set_message("checking");
@@ -1274,7 +1408,7 @@ fn place_blobs(
         .zip(&need)
         .map(|(&bi, &n)| {
             if n {
-                blob_digest(tree, &blobs[bi], chunk, pb).map(Some)
+                blob_digest(tree, &blobs[bi], chunk, verity, pb).map(Some)
             } else {
                 Ok(None)
             }
@@ -1299,7 +1433,7 @@ fn place_blobs(
         }
     }
     explicit.par_iter().try_for_each(|c| {
-        let got = file_digest(&c.path)?;
+        let got = file_digest(&c.path, verity)?;
         if got != c.name {
             bail!(
                 "{}: not a valid blob: its contents hash to {got}, not to its name",
@@ -1325,7 +1459,7 @@ fn place_blobs(
                 .collect();
             list.sort_by_key(|c| (c.path != home, !c.explicit));
             for c in list {
-                if c.explicit || file_digest(&c.path).is_ok_and(|g| g == *d) {
+                if c.explicit || file_digest(&c.path, verity).is_ok_and(|g| g == *d) {
                     return Ok(Some(c.path.clone()));
                 }
             }
@@ -1345,7 +1479,7 @@ fn place_blobs(
                 .iter()
                 .zip(&chosen)
                 .filter(|(_, c)| c.is_none())
-                .map(|(&bi, _)| size_of(bi))
+                .map(|(&bi, _)| data_of(bi))
                 .sum(),
         );
         pb.set_message("writing");
@@ -1369,7 +1503,16 @@ fn place_blobs(
                     })
                 }
                 _ => Ok(PlacedBlob {
-                    digest: write_blob(tree, &blobs[bi], dir, slot, chunk, pre[k].as_deref(), pb)?,
+                    digest: write_blob(
+                        tree,
+                        &blobs[bi],
+                        dir,
+                        slot,
+                        chunk,
+                        verity,
+                        pre[k].as_deref(),
+                        pb,
+                    )?,
                     fate: Fate::Written,
                 }),
             }

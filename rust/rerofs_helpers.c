@@ -17,6 +17,8 @@
 #include <linux/posix_acl.h>
 #include <linux/posix_acl_xattr.h>
 #include <linux/capability.h>
+#include <linux/verification.h>
+#include <crypto/hash.h>
 #include "rerofs_helpers.h"
 
 /* EROFS_NAME_LEN: the longest name a dirent can hold. */
@@ -30,13 +32,24 @@ struct rerofs_mount_opts {
 	char **devices;		/* device=PATH, repeatable, in slot order */
 	unsigned int ndevices;
 	char *blobdir;		/* blobdir=DIR: blobs are DIR/<tag> */
+	char *digest;		/* digest=sha256:HEX: the expected image digest */
+	int verity;		/* verity=: RERO_VERITY_* (default: on) */
 };
 
-enum { Opt_device, Opt_blobdir };
+enum { Opt_device, Opt_blobdir, Opt_digest, Opt_verity };
+
+static const struct constant_table rerofs_verity_modes[] = {
+	{ "off", RERO_VERITY_OFF },
+	{ "on", RERO_VERITY_ON },
+	{ "require", RERO_VERITY_REQUIRE },
+	{}
+};
 
 static const struct fs_parameter_spec rerofs_fs_parameters[] = {
 	fsparam_string("device", Opt_device),
 	fsparam_string("blobdir", Opt_blobdir),
+	fsparam_string("digest", Opt_digest),
+	fsparam_enum("verity", Opt_verity, rerofs_verity_modes),
 	{}
 };
 
@@ -71,6 +84,14 @@ static int rerofs_fc_parse_param(struct fs_context *fc, struct fs_parameter *par
 		opts->blobdir = param->string;
 		param->string = NULL;
 		return 0;
+	case Opt_digest:
+		kfree(opts->digest);
+		opts->digest = param->string;
+		param->string = NULL;
+		return 0;
+	case Opt_verity:
+		opts->verity = result.uint_32;
+		return 0;
 	}
 	return -ENOPARAM;
 }
@@ -99,6 +120,7 @@ static void rerofs_fc_free(struct fs_context *fc)
 		kfree(opts->devices[i]);
 	kfree(opts->devices);
 	kfree(opts->blobdir);
+	kfree(opts->digest);
 	kfree(opts);
 }
 
@@ -115,6 +137,59 @@ const char *rerofs_opts_device(const struct rerofs_mount_opts *opts, unsigned in
 const char *rerofs_opts_blobdir(const struct rerofs_mount_opts *opts)
 {
 	return opts->blobdir;
+}
+
+const char *rerofs_opts_digest(const struct rerofs_mount_opts *opts)
+{
+	return opts->digest;
+}
+
+int rerofs_opts_verity(const struct rerofs_mount_opts *opts)
+{
+	return opts->verity;
+}
+
+/*
+ * SHA-256 through the crypto API ("sha256": the best driver the CPU offers,
+ * sha256-ni or sha256-avx2). One transform for the module; crypto_shash_tfm_digest
+ * keeps its state on the stack, so concurrent callers are fine.
+ */
+static struct crypto_shash *rerofs_sha256_tfm;
+
+int rerofs_crypto_init(void)
+{
+	struct crypto_shash *tfm = crypto_alloc_shash("sha256", 0, 0);
+
+	if (IS_ERR(tfm))
+		return PTR_ERR(tfm);
+	rerofs_sha256_tfm = tfm;
+	pr_info("rerofs: sha256 by %s\n", crypto_shash_driver_name(tfm));
+	return 0;
+}
+
+void rerofs_crypto_exit(void)
+{
+	if (rerofs_sha256_tfm)
+		crypto_free_shash(rerofs_sha256_tfm);
+	rerofs_sha256_tfm = NULL;
+}
+
+int rerofs_sha256(const void *data, size_t len, u8 *out)
+{
+	if (!rerofs_sha256_tfm)
+		return -ENOPKG;
+	return crypto_shash_tfm_digest(rerofs_sha256_tfm, data, len, out);
+}
+
+/*
+ * Checks a PKCS#7 detached signature over msg against the builtin and secondary
+ * trusted keyrings, as fs-verity's built-in signatures do. 0 when it verifies.
+ */
+int rerofs_verify_pkcs7(const void *msg, size_t msg_len, const void *sig, size_t sig_len)
+{
+	return verify_pkcs7_signature(msg, msg_len, sig, sig_len,
+				      VERIFY_USE_SECONDARY_KEYRING,
+				      VERIFYING_UNSPECIFIED_SIGNATURE, NULL, NULL);
 }
 
 void rerofs_seq_show_option(struct seq_file *m, const char *name, const char *value)

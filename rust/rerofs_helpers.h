@@ -16,6 +16,11 @@ struct file;
 struct dentry;
 
 struct rerofs_mount_opts;
+
+/* verity= mount option values (rerofs_opts_verity). */
+#define RERO_VERITY_ON 0
+#define RERO_VERITY_OFF 1
+#define RERO_VERITY_REQUIRE 2
 struct seq_file;
 
 struct inode;
@@ -43,6 +48,12 @@ bool rerofs_may_list_trusted(void);
 struct posix_acl *rerofs_get_inode_acl(struct inode *inode, int type, bool rcu);
 unsigned int rerofs_opts_ndevices(const struct rerofs_mount_opts *opts);
 const char *rerofs_opts_blobdir(const struct rerofs_mount_opts *opts);
+const char *rerofs_opts_digest(const struct rerofs_mount_opts *opts);
+int rerofs_opts_verity(const struct rerofs_mount_opts *opts);
+int rerofs_crypto_init(void);
+void rerofs_crypto_exit(void);
+int rerofs_sha256(const void *data, size_t len, u8 *out);
+int rerofs_verify_pkcs7(const void *msg, size_t msg_len, const void *sig, size_t sig_len);
 const char *rerofs_opts_device(const struct rerofs_mount_opts *opts, unsigned int i);
 void rerofs_seq_show_option(struct seq_file *m, const char *name, const char *value);
 void rerofs_sb_set_readonly(struct super_block *sb);

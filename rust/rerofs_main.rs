@@ -18,6 +18,7 @@ mod dir;
 mod inode;
 mod namei;
 mod sb;
+mod verity;
 mod vfs;
 mod xattr;
 
@@ -30,15 +31,19 @@ module! {
 }
 
 struct Rerofs {
+    // Dropped in declaration order: unregister first, then free the transform.
     _registration: vfs::Registration,
+    _crypto: vfs::Crypto,
 }
 
 impl kernel::Module for Rerofs {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let crypto = vfs::Crypto::new()?;
         let registration = vfs::Registration::new(module)?;
         pr_info!("registered file system type rerofs\n");
         Ok(Rerofs {
             _registration: registration,
+            _crypto: crypto,
         })
     }
 }

@@ -10,10 +10,13 @@ use crate::format::devtable::{DeviceExtent, DeviceSlot};
 use crate::format::superblock::{
     SuperBlock as DiskSuper, DEVT_SLOT_SIZE, INCOMPAT_DEVICE_TABLE, INCOMPAT_XATTR_PREFIXES,
 };
+use crate::format::verity::{self as fv, Descriptor, Geometry, COMPAT_RERO_VERITY, DIGEST_SIZE};
+use crate::verity::{Blob, KernelSha, Tree};
 use crate::format::xattr::MAX_PREFIX_TABLE_BYTES;
 use crate::format::{self, block_pos, BLOCK_SIZE};
 use crate::vfs::{
     self, BackingFile, MountOptions, NewSuperBlock, SeqFile, StatFs, SuperBlock, SuperParams,
+    VerityMode,
 };
 
 /// Longest image name kept for messages.
@@ -22,7 +25,7 @@ const NAME_MAX: usize = 64;
 /// An extra device (blob) of the image.
 pub(crate) struct Device {
     /// The opened blob.
-    pub(crate) file: BackingFile,
+    pub(crate) file: Blob,
     /// Its slot in the device table.
     pub(crate) slot: DeviceSlot,
     /// Blocks that may be read: the slot's count, or the blob's size when the slot
@@ -42,17 +45,24 @@ impl DeviceExtent for Device {
 
 /// Per-mount state (`s_fs_info`).
 pub(crate) struct SbInfo {
-    /// The image.
-    pub(crate) file: BackingFile,
+    /// The image (the metadata blob).
+    pub(crate) file: Blob,
     /// Its validated superblock.
     pub(crate) disk: DiskSuper,
-    /// Size of the image in bytes.
+    /// Bytes of the image that may be read as metadata (with verity: the data
+    /// area the tree covers).
     pub(crate) image_size: u64,
+    /// How trust in the image was established.
+    trust: Trust,
+    /// The `verity=` option given.
+    verity_opt: VerityMode,
     name: KVec<u8>,
     /// The `device=` options as given, NUL terminated, for `show_options`.
     device_opts: KVec<KVec<u8>>,
     /// The `blobdir=` option as given, NUL terminated (empty if absent).
     blobdir_opt: KVec<u8>,
+    /// The `digest=` option as given, NUL terminated (empty if absent).
+    digest_opt: KVec<u8>,
     /// Extra devices, in slot order (device id `i + 1`).
     pub(crate) devices: KVec<Device>,
     /// The raw long xattr name prefix table (`XATTR_PREFIXES`), and its entry count.
@@ -66,7 +76,7 @@ impl SbInfo {
     }
 
     /// Device `id` (0: the primary image) and its size in blocks.
-    pub(crate) fn device(&self, id: u16) -> Option<(&BackingFile, u64)> {
+    pub(crate) fn device(&self, id: u16) -> Option<(&Blob, u64)> {
         match id {
             0 => Some((&self.file, self.disk.blocks.into())),
             n => self
@@ -83,7 +93,7 @@ impl SbInfo {
         if end.map_or(true, |end| end > self.image_size) {
             return Err(vfs::efscorrupted_report(self.name(), what, pos));
         }
-        self.file.read_exact_at(pos, buf)
+        self.file.read_exact_at(self.name(), pos, buf)
     }
 }
 
@@ -91,7 +101,7 @@ impl SbInfo {
 /// slots' tags, and checks each is as large as its slot says.
 fn open_devices(
     disk: &DiskSuper,
-    file: &BackingFile,
+    file: &Blob,
     image_size: u64,
     opts: &MountOptions<'_>,
     shown: &BStr,
@@ -123,7 +133,7 @@ fn open_devices(
             pr_err!("({}): device slot {} at byte {} is beyond the image\n", shown, i, pos);
             return Err(vfs::efscorrupted());
         }
-        file.read_exact_at(pos, &mut raw)?;
+        file.read_exact_at(shown, pos, &mut raw)?;
         let slot = DeviceSlot::parse(&raw).map_err(|e| {
             pr_err!("({}): device slot {}: {}\n", shown, i, e);
             errno(&e)
@@ -181,8 +191,35 @@ fn open_devices(
             return Err(EINVAL);
         }
         let readable_blocks = match slot.blocks {
-            0 => dev.size() / BLOCK_SIZE as u64,
+            0 if !file.is_verified() => dev.size() / BLOCK_SIZE as u64,
             n => n.into(),
+        };
+        let id = i.checked_add(1).ok_or(EINVAL)?;
+        let dev = if file.is_verified() {
+            // The slot (read from the verified metadata blob) names the blob by its
+            // digest; the blob's own descriptor must hash to it.
+            let Some(want) = fv::parse_hex_digest(slot.tag()) else {
+                pr_err!(
+                    "({}): device slot {}: tag {} is not a verity digest (64 lowercase hex digits)\n",
+                    shown,
+                    i,
+                    BStr::from_bytes(slot.tag())
+                );
+                return Err(vfs::efscorrupted());
+            };
+            let (desc, _) = read_trailer(&dev, block_pos(slot.blocks), shown, id)?;
+            if desc.digest(&KernelSha)? != want {
+                pr_err!(
+                    "({}): device {} ({}): its verity digest is not the one its slot names\n",
+                    shown,
+                    id,
+                    path
+                );
+                return Err(vfs::ebadmsg());
+            }
+            Blob::verified(dev, id, Tree::new(&desc)?)
+        } else {
+            Blob::unverified(dev, id)
         };
         devices.push(
             Device {
@@ -199,7 +236,7 @@ fn open_devices(
 /// Loads the long xattr name prefix table, if the image has one.
 fn load_long_prefixes(
     disk: &DiskSuper,
-    file: &BackingFile,
+    file: &Blob,
     image_size: u64,
     shown: &BStr,
 ) -> Result<(KVec<u8>, u8)> {
@@ -216,7 +253,7 @@ fn load_long_prefixes(
     }
     let len = core::cmp::min(image_size.saturating_sub(pos), MAX_PREFIX_TABLE_BYTES as u64);
     table.extend_with(len as usize, 0, GFP_KERNEL)?;
-    file.read_exact_at(pos, &mut table)?;
+    file.read_exact_at(shown, pos, &mut table)?;
     format::xattr::LongPrefixTable::parse(&table, disk.xattr_prefix_count).map_err(|e| {
         pr_err!("({}): xattr name prefix table: {}\n", shown, e);
         errno(&e)
@@ -248,6 +285,128 @@ fn copy_cstr(s: &CStr) -> Result<KVec<u8>> {
     Ok(v)
 }
 
+/// How trust in the image's contents was established.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    /// Read unverified (no trees, or `verity=off`).
+    Unverified,
+    /// Verified against the image's own root hash: protects against damage after
+    /// the image was made, not against a substituted image.
+    SelfConsistent,
+    /// The image digest equals `digest=`.
+    Digest,
+    /// The embedded signature verifies with a trusted key.
+    Signature,
+}
+
+/// Reads and checks the trailer block of a blob whose data area is `data_size`
+/// bytes: the fs-verity descriptor (its `data_size` must match) and whatever
+/// follows it. The descriptor is not trusted until its digest is compared.
+fn read_trailer(file: &BackingFile, data_size: u64, shown: &BStr, id: u16) -> Result<(Descriptor, KVec<u8>)> {
+    let geo = Geometry::new(data_size).map_err(|_| vfs::efscorrupted())?;
+    if file.size() < geo.blob_size() {
+        pr_err!(
+            "({}): blob {} is {} bytes, its data, tree and trailer need {}\n",
+            shown,
+            id,
+            file.size(),
+            geo.blob_size()
+        );
+        return Err(vfs::efscorrupted());
+    }
+    let mut trailer = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+    file.read_exact_at(geo.trailer_pos(), &mut trailer)?;
+    let desc = Descriptor::parse(&trailer).map_err(|e| {
+        pr_err!("({}): blob {}: {}\n", shown, id, e);
+        errno(&e)
+    })?;
+    if desc.data_size != data_size {
+        pr_err!(
+            "({}): blob {}: descriptor covers {} bytes, the image says {}\n",
+            shown,
+            id,
+            desc.data_size,
+            data_size
+        );
+        return Err(vfs::efscorrupted());
+    }
+    Ok((desc, trailer))
+}
+
+/// Parses a `digest=` value: `sha256:` and 64 lowercase hex digits.
+fn parse_digest_opt(v: &CStr, shown: &BStr) -> Result<[u8; DIGEST_SIZE]> {
+    v.as_bytes()
+        .strip_prefix(b"sha256:")
+        .and_then(fv::parse_hex_digest)
+        .ok_or_else(|| {
+            pr_err!("({}): digest= must be sha256: and 64 lowercase hex digits\n", shown);
+            EINVAL
+        })
+}
+
+/// Decides whether and how the metadata blob is verified (see "Trust model" in
+/// Documentation/filesystems/rerofs.rst). Returns the blob and the trust reached.
+fn open_metadata_blob(
+    file: BackingFile,
+    disk: &DiskSuper,
+    opts: &MountOptions<'_>,
+    shown: &BStr,
+) -> Result<(Blob, Trust)> {
+    let has_verity = disk.feature_compat & COMPAT_RERO_VERITY != 0;
+    let mode = opts.verity();
+    let digest_opt = opts.digest().map(|d| parse_digest_opt(d, shown)).transpose()?;
+    if mode == VerityMode::Off {
+        if digest_opt.is_some() {
+            pr_err!("({}): digest= cannot be checked with verity=off\n", shown);
+            return Err(EINVAL);
+        }
+        return Ok((Blob::unverified(file, 0), Trust::Unverified));
+    }
+    if !has_verity {
+        if mode == VerityMode::Require || digest_opt.is_some() {
+            pr_err!(
+                "({}): the image has no verity trees, refused ({})\n",
+                shown,
+                if digest_opt.is_some() { "digest= given" } else { "verity=require" }
+            );
+            return Err(EPERM);
+        }
+        return Ok((Blob::unverified(file, 0), Trust::Unverified));
+    }
+    let (desc, trailer) = read_trailer(&file, disk.image_bytes(), shown, 0)?;
+    let digest = desc.digest(&KernelSha)?;
+    let trust = if let Some(want) = digest_opt {
+        if want != digest {
+            pr_err!("({}): image digest does not match digest=\n", shown);
+            return Err(vfs::ebadmsg());
+        }
+        Trust::Digest
+    } else if desc.sig_size != 0 {
+        let sig = desc.signature(&trailer).map_err(|e| errno(&e))?;
+        vfs::verify_pkcs7(&fv::formatted_digest(&digest), sig).inspect_err(|e| {
+            pr_err!(
+                "({}): the image signature does not verify with a trusted key: {:?}\n",
+                shown,
+                e
+            );
+        })?;
+        Trust::Signature
+    } else if mode == VerityMode::Require {
+        pr_err!(
+            "({}): verity=require: no digest= given and the image is not signed\n",
+            shown
+        );
+        return Err(EPERM);
+    } else {
+        pr_warn!(
+            "({}): no digest= and no signature: blocks are checked against the image's own root hash only\n",
+            shown
+        );
+        Trust::SelfConsistent
+    };
+    Ok((Blob::verified(file, 0, Tree::new(&desc)?), trust))
+}
+
 /// Sets up a new superblock for the image at `source`.
 pub(crate) fn fill_super(
     new: NewSuperBlock,
@@ -264,30 +423,48 @@ pub(crate) fn fill_super(
         pr_err!("({}): not a regular file or block device\n", shown);
         return Err(EINVAL);
     }
-    let image_size = file.size();
-    if image_size < BLOCK_SIZE as u64 {
+    let file_size = file.size();
+    if file_size < BLOCK_SIZE as u64 {
         if !silent {
-            pr_err!("({}): image of {} bytes is too small\n", shown, image_size);
+            pr_err!("({}): image of {} bytes is too small\n", shown, file_size);
         }
         return Err(EINVAL);
     }
+    // The superblock is parsed once unverified, to learn the data area and the
+    // features; with verity it is read and parsed again, verified.
     let mut block0 = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
     file.read_exact_at(0, &mut block0)?;
-    let disk = DiskSuper::parse(&block0).map_err(|e| {
-        if !silent || e.errno_kind() != format::error::ErrorKind::NotOurs {
-            pr_err!("({}): {}\n", shown, e);
-        }
-        errno(&e)
-    })?;
-    if disk.image_bytes() > image_size {
+    let parse = |b: &[u8]| {
+        DiskSuper::parse(b).map_err(|e| {
+            if !silent || e.errno_kind() != format::error::ErrorKind::NotOurs {
+                pr_err!("({}): {}\n", shown, e);
+            }
+            errno(&e)
+        })
+    };
+    let unverified = parse(&block0)?;
+    if unverified.image_bytes() > file_size {
         pr_err!(
             "({}): image is truncated: the superblock says {} bytes, the image has {}\n",
             shown,
-            disk.image_bytes(),
-            image_size
+            unverified.image_bytes(),
+            file_size
         );
         return Err(vfs::efscorrupted());
     }
+    let (file, trust) = open_metadata_blob(file, &unverified, opts, shown)?;
+    let (disk, image_size) = if file.is_verified() {
+        block0.fill(0);
+        file.read_exact_at(shown, 0, &mut block0)?;
+        let disk = parse(&block0)?;
+        let bytes = disk.image_bytes();
+        if bytes != unverified.image_bytes() {
+            return Err(EIO);
+        }
+        (disk, bytes)
+    } else {
+        (unverified, file_size)
+    };
     let mut device_opts = KVec::new();
     for i in 0..opts.device_count() {
         let path = opts.device(i).ok_or(EINVAL)?;
@@ -298,6 +475,10 @@ pub(crate) fn fill_super(
         Some(dir) => copy_cstr(dir)?,
         None => KVec::new(),
     };
+    let digest_opt = match opts.digest() {
+        Some(d) => copy_cstr(d)?,
+        None => KVec::new(),
+    };
     let long_prefixes = load_long_prefixes(&disk, &file, image_size, shown)?;
     let root_nid = disk.root_nid;
     let info = KBox::new(
@@ -305,9 +486,12 @@ pub(crate) fn fill_super(
             file,
             disk,
             image_size,
+            trust,
+            verity_opt: opts.verity(),
             name,
             device_opts,
             blobdir_opt,
+            digest_opt,
             devices,
             long_prefixes,
         },
@@ -322,6 +506,18 @@ pub(crate) fn fill_super(
         pr_err!("({}): root inode {} is not a directory\n", sb.sb().info().name(), root_nid);
         return Err(vfs::efscorrupted());
     }
+    let info = sb.sb().info();
+    pr_info!(
+        "({}): mounted, {} extra devices, verity: {}\n",
+        info.name(),
+        info.devices.len(),
+        match info.trust {
+            Trust::Unverified => "off",
+            Trust::SelfConsistent => "on, self-consistent only (no digest= or signature)",
+            Trust::Digest => "on, image digest matches digest=",
+            Trust::Signature => "on, signature verified",
+        }
+    );
     sb.set_root(root)?;
     Ok(())
 }
@@ -350,5 +546,13 @@ pub(crate) fn show_options(sb: &SuperBlock, m: &mut SeqFile) {
         if let Ok(path) = CStr::from_bytes_with_nul(dev) {
             m.show_option(c_str!("device"), path);
         }
+    }
+    if let Ok(d) = CStr::from_bytes_with_nul(&sb.info().digest_opt) {
+        m.show_option(c_str!("digest"), d);
+    }
+    match sb.info().verity_opt {
+        VerityMode::Off => m.show_option(c_str!("verity"), c_str!("off")),
+        VerityMode::Require => m.show_option(c_str!("verity"), c_str!("require")),
+        VerityMode::On => {}
     }
 }

@@ -53,6 +53,11 @@ pub(crate) fn enodata() -> Error {
     Error::from_errno(-(bindings::ENODATA as c_int))
 }
 
+/// `EBADMSG` (not among `kernel::error::code` in 6.12): a digest does not match.
+pub(crate) fn ebadmsg() -> Error {
+    Error::from_errno(-(bindings::EBADMSG as c_int))
+}
+
 /// `ENAMETOOLONG` (not among `kernel::error::code` in 6.12).
 pub(crate) fn enametoolong() -> Error {
     Error::from_errno(-(bindings::ENAMETOOLONG as c_int))
@@ -90,6 +95,17 @@ mod c {
         ) -> *mut bindings::inode;
         pub(super) fn rerofs_opts_ndevices(opts: *const c_void) -> core::ffi::c_uint;
         pub(super) fn rerofs_opts_blobdir(opts: *const c_void) -> *const core::ffi::c_char;
+        pub(super) fn rerofs_opts_digest(opts: *const c_void) -> *const core::ffi::c_char;
+        pub(super) fn rerofs_opts_verity(opts: *const c_void) -> c_int;
+        pub(super) fn rerofs_crypto_init() -> c_int;
+        pub(super) fn rerofs_crypto_exit();
+        pub(super) fn rerofs_sha256(data: *const c_void, len: usize, out: *mut u8) -> c_int;
+        pub(super) fn rerofs_verify_pkcs7(
+            msg: *const c_void,
+            msg_len: usize,
+            sig: *const c_void,
+            sig_len: usize,
+        ) -> c_int;
         pub(super) fn rerofs_opts_device(
             opts: *const c_void,
             i: core::ffi::c_uint,
@@ -224,6 +240,27 @@ impl<'a> MountOptions<'a> {
         Some(unsafe { CStr::from_char_ptr(p.cast()) })
     }
 
+    /// The `digest=` value, if given.
+    pub(crate) fn digest(&self) -> Option<&'a CStr> {
+        // SAFETY: The option block is valid by the type invariant.
+        let p = unsafe { c::rerofs_opts_digest(self.0.as_ptr()) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: The string is NUL terminated and owned by the option block (`'a`).
+        Some(unsafe { CStr::from_char_ptr(p.cast()) })
+    }
+
+    /// The `verity=` mode (`on` when not given).
+    pub(crate) fn verity(&self) -> VerityMode {
+        // SAFETY: The option block is valid by the type invariant.
+        match unsafe { c::rerofs_opts_verity(self.0.as_ptr()) } {
+            1 => VerityMode::Off,
+            2 => VerityMode::Require,
+            _ => VerityMode::On,
+        }
+    }
+
     /// The `i`-th `device=` path.
     pub(crate) fn device(&self, i: usize) -> Option<&'a CStr> {
         let i = core::ffi::c_uint::try_from(i).ok()?;
@@ -234,6 +271,134 @@ impl<'a> MountOptions<'a> {
         }
         // SAFETY: The string is NUL terminated and owned by the option block (`'a`).
         Some(unsafe { CStr::from_char_ptr(p.cast()) })
+    }
+}
+
+/// The `verity=` mount option (`RERO_VERITY_*` in `rerofs_helpers.h`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VerityMode {
+    /// Verify when the image has trees (the default).
+    On,
+    /// Never verify.
+    Off,
+    /// Refuse images without trees or without established trust.
+    Require,
+}
+
+// ---------------------------------------------------------------------------------
+// Crypto: SHA-256 and PKCS#7 signatures through the kernel's crypto and keys code.
+
+/// The module's SHA-256 transform; freed on drop (module exit).
+pub(crate) struct Crypto(());
+
+impl Crypto {
+    /// Allocates the module's `sha256` transform.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: Called once from module init; the helper sets its static pointer.
+        to_result(unsafe { c::rerofs_crypto_init() })?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for Crypto {
+    fn drop(&mut self) {
+        // SAFETY: Module exit: no mount (and so no hashing) is left.
+        unsafe { c::rerofs_crypto_exit() };
+    }
+}
+
+/// SHA-256 of `data` through the crypto API.
+pub(crate) fn sha256(data: &[u8]) -> Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    // SAFETY: `data` is readable for its length and `out` writable for 32 bytes,
+    // the SHA-256 digest size the helper writes.
+    to_result(unsafe { c::rerofs_sha256(data.as_ptr().cast(), data.len(), out.as_mut_ptr()) })?;
+    Ok(out)
+}
+
+/// Checks the PKCS#7 detached signature `sig` of `msg` against the builtin and
+/// secondary trusted keyrings (`verify_pkcs7_signature`).
+pub(crate) fn verify_pkcs7(msg: &[u8], sig: &[u8]) -> Result {
+    // SAFETY: Both buffers are readable for their lengths for the whole call.
+    to_result(unsafe {
+        c::rerofs_verify_pkcs7(msg.as_ptr().cast(), msg.len(), sig.as_ptr().cast(), sig.len())
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// A fixed-size array of set-once boxed values (the verified hash block cache).
+
+/// `len` slots, each empty or holding a `KBox<T>` that stays until the array is
+/// dropped. Readers never block; a slot is filled at most once (a racing second
+/// value is dropped).
+///
+/// # Invariants
+///
+/// Every non-null pointer in `slots` came from `KBox::into_raw`, is owned by the
+/// array and is never changed or freed before the array is dropped.
+pub(crate) struct OnceSlots<T> {
+    slots: KVVec<core::sync::atomic::AtomicPtr<T>>,
+}
+
+// SAFETY: Values are only handed out as shared references and moved in whole, so
+// the array is as thread-safe as `T` is `Send + Sync`.
+unsafe impl<T: Send + Sync> Send for OnceSlots<T> {}
+// SAFETY: See above; the slots themselves are atomics.
+unsafe impl<T: Send + Sync> Sync for OnceSlots<T> {}
+
+impl<T> OnceSlots<T> {
+    /// `len` empty slots.
+    pub(crate) fn new(len: usize) -> Result<Self> {
+        let mut slots = KVVec::with_capacity(len, GFP_KERNEL)?;
+        for _ in 0..len {
+            slots.push(core::sync::atomic::AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+        }
+        Ok(Self { slots })
+    }
+
+    /// The value in slot `i`, if it has one.
+    pub(crate) fn get(&self, i: usize) -> Option<&T> {
+        let p = self.slots.get(i)?.load(core::sync::atomic::Ordering::Acquire);
+        // SAFETY: By the type invariant a non-null pointer is a live box owned by
+        // `self` that is not freed while `self` (and so the returned borrow) lives.
+        unsafe { p.as_ref() }
+    }
+
+    /// Puts `value` in slot `i` unless it already holds one; returns what the slot
+    /// holds afterwards.
+    pub(crate) fn set(&self, i: usize, value: KBox<T>) -> Result<&T> {
+        let slot = self.slots.get(i).ok_or(EINVAL)?;
+        let new = KBox::into_raw(value);
+        match slot.compare_exchange(
+            ptr::null_mut(),
+            new,
+            core::sync::atomic::Ordering::AcqRel,
+            core::sync::atomic::Ordering::Acquire,
+        ) {
+            // SAFETY: `new` is now owned by the slot (type invariant) and lives as
+            // long as `self`.
+            Ok(_) => Ok(unsafe { &*new }),
+            Err(old) => {
+                // SAFETY: The exchange failed, so `new` is still ours alone.
+                drop(unsafe { KBox::from_raw(new) });
+                // SAFETY: `old` is non-null (the exchange only fails on a set slot)
+                // and owned by `self`, by the type invariant.
+                Ok(unsafe { &*old })
+            }
+        }
+    }
+}
+
+impl<T> Drop for OnceSlots<T> {
+    fn drop(&mut self) {
+        for slot in self.slots.iter() {
+            let p = slot.load(core::sync::atomic::Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: By the type invariant the box is ours and nothing borrows
+                // it any more (we have `&mut self`).
+                drop(unsafe { KBox::from_raw(p) });
+            }
+        }
     }
 }
 

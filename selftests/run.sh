@@ -109,6 +109,71 @@ bad bad-incompat-8000 'incompat|=0x8000'
 bad truncated-half truncate=$(( size / 2 / 4096 * 4096 ))
 bad truncated-in-sb truncate=1100
 bad empty truncate=0
+# ---------------------------------------------------------------- verity data
+# (selftests/guest/verity.sh describes what each file is for.)
+vd=$out/verity
+rerofs=$top/tools/target/release/rerofs
+(cd "$top/tools" && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH cargo build -q --release) ||
+	fail_setup "cannot build the rerofs tools"
+mkdir -p "$vd/keys" "$out/trees/verity" || fail_setup "cannot create $vd"
+# The main tree without big/ (5,000 files: too slow to walk once per tamper case
+# in an emulated guest), plus a duplicated 3 MiB file for chunk dedup.
+for d in "$out/trees/main"/*; do
+	[ "$(basename "$d")" = big ] || cp -a "$d" "$out/trees/verity/"
+done
+head -c 3145728 /dev/urandom >"$out/trees/verity/dup1"
+cp "$out/trees/verity/dup1" "$out/trees/verity/dup2"
+setfattr -n user.verity -v "an xattr under verity" "$out/trees/verity/dup1"
+python3 "$here/guest/veritytest.py" ref "$out/trees/verity" "$vd/ref.json" || fail_setup "veritytest ref failed"
+ca=$top/kernel/certs/rerofs-test-ca
+vmk() { SOURCE_DATE_EPOCH=1700000000 "$rerofs" mkfs -q --chunk-size 65536 "$@" "$out/trees/verity"; }
+mkdir -p "$vd/signed/blobs" "$vd/noverity/blobs"
+vmk --blob-dir "$vd/signed/blobs" "$vd/unsigned.img" || fail_setup "rerofs mkfs (verity) failed"
+cp "$vd/unsigned.img" "$vd/signed/meta.img"
+"$rerofs" sign --key "$ca.key" --cert "$ca.pem" "$vd/signed/meta.img" || fail_setup "rerofs sign failed"
+vmk --no-verity --blob-dir "$vd/noverity/blobs" "$vd/noverity/meta.img" || fail_setup "rerofs mkfs --no-verity failed"
+"$rerofs" inspect --devices "$vd/signed/meta.img" >"$vd/devices.list" || fail_setup "rerofs inspect --devices failed"
+d1=$("$rerofs" digest "$vd/unsigned.img" | cut -d' ' -f1)
+d2=$("$rerofs" digest "$vd/signed/meta.img" | cut -d' ' -f1)
+[ -n "$d1" ] && [ "$d1" = "$d2" ] || fail_setup "signing changed the image digest ($d1 -> $d2)"
+echo "$d1" >"$vd/image.digest"
+(
+	set -e
+	cd "$vd/keys"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=rerofs untrusted test signer" \
+		-keyout untrusted.key -out untrusted.pem 2>/dev/null
+	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=rerofs leaf test signer" \
+		-keyout leaf.key -out leaf.csr 2>/dev/null
+	printf 'keyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\nbasicConstraints=CA:FALSE\n' >leaf.ext
+	openssl x509 -req -in leaf.csr -CA "$ca.pem" -CAkey "$ca.key" -CAcreateserial -CAserial ca.srl \
+		-days 30 -extfile leaf.ext -out leaf.pem 2>/dev/null
+	openssl x509 -in leaf.pem -outform DER -out ../leaf.der
+) || fail_setup "openssl could not make the test keys"
+cp "$vd/unsigned.img" "$vd/untrusted.img"
+"$rerofs" sign --key "$vd/keys/untrusted.key" --cert "$vd/keys/untrusted.pem" "$vd/untrusted.img" || fail_setup "rerofs sign (untrusted) failed"
+cp "$vd/unsigned.img" "$vd/leaf.img"
+"$rerofs" sign --key "$vd/keys/leaf.key" --cert "$vd/keys/leaf.pem" "$vd/leaf.img" || fail_setup "rerofs sign (leaf) failed"
+# Stripped: the signed image with its signature bytes and sig_size zeroed.
+python3 - "$vd/signed/meta.img" "$vd/stripped.img" <<'PY' || fail_setup "cannot strip the signature"
+import shutil, struct, sys
+src, dst = sys.argv[1:]
+shutil.copyfile(src, dst)
+with open(dst, "r+b") as f:
+    f.seek(1024 + 36)
+    d = struct.unpack("<I", f.read(4))[0] * 4096
+    blocks, tree = d // 4096, 0
+    while blocks > 1:
+        blocks = (blocks + 127) // 128
+        tree += blocks
+    t = d + tree * 4096
+    f.seek(t + 4)
+    n = struct.unpack("<I", f.read(4))[0]
+    assert n > 0, "the signed image has no signature"
+    f.seek(t + 4)
+    f.write(b"\0" * 4)
+    f.seek(t + 256)
+    f.write(b"\0" * n)
+PY
 echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 [ $images_only = 1 ] && exit 0
 

@@ -374,10 +374,14 @@ all_tests() {
 		esac
 	done < <(read_list)
 
+	case " ${RERO_SELFTEST_IMAGES:-verity} " in *" verity "*) verity_tests ;; esac
+
 	ktest "no rerofs mounts left" no_mounts_left
 	ktest "rmmod rerofs" rmmod_test
 	ktest "/proc/filesystems no longer lists rerofs" not_registered
 	ktest "dmesg clean (no BUG/WARNING/KASAN/Oops/kmemleak)" dmesg_clean
 }
+
+. "$(dirname "${BASH_SOURCE[0]}")/verity.sh"
 
 main "$@"

@@ -1,0 +1,126 @@
+#!/bin/bash
+# rerofs verity selftests, guest side; sourced by selftests/guest/main.sh, whose
+# ktest/step/helpers it uses. The data (made by selftests/run.sh) is in
+# $DATA/verity: signed/{meta.img,blobs/} signed by the built-in test CA,
+# unsigned.img (same image, no signature), untrusted.img (signed by a key no
+# keyring knows), leaf.img (signed by a key the test CA vouches for: trusted once
+# leaf.der is added to .secondary_trusted_keys), stripped.img (signature
+# removed), noverity/{meta.img,blobs/} (made with --no-verity), image.digest,
+# devices.list (slot tags in order), ref.json (the source tree, veritytest ref).
+
+VT=$HERE/veritytest.py
+
+v_mount() { # IMG BLOBDIR DIR [OPTS]: mount with rerofs, show what dmesg says
+	local img=$1 blobdir=$2 dir=$3 opts=${4:-} rc
+	require_rerofs || return 1
+	mkdir -p "$dir"
+	dmesg_mark
+	timeout -k 5 300 mount -t rerofs -o "ro,blobdir=$blobdir${opts:+,$opts}" "$img" "$dir"
+	rc=$?
+	dmesg_new | grep -i rerofs
+	[ $rc = 0 ] && findmnt -n -o OPTIONS --mountpoint "$dir"
+	return $rc
+}
+
+v_mount_says() { # PATTERN IMG BLOBDIR DIR [OPTS]: mounts, and dmesg matches PATTERN
+	local pat=$1
+	shift
+	v_mount "$@" || return 1
+	dmesg_new | grep -qE "$pat" || { echo "dmesg does not say: $pat"; return 1; }
+}
+
+v_refused() { # WHY-PATTERN IMG BLOBDIR DIR [OPTS]: the mount fails, dmesg says why
+	local pat=$1 dir=$4
+	shift
+	if v_mount "$@"; then
+		echo "mount succeeded but must be refused"
+		umount "$dir"
+		return 1
+	fi
+	dmesg_new | grep -qE "$DMESG_BAD" && { echo "the kernel complained"; return 1; }
+	dmesg_new | grep -qE "$pat" || { echo "dmesg does not say: $pat"; return 1; }
+	return 0
+}
+
+v_readall() { # DIR
+	is_mounted "$1" || { echo "$1 is not mounted"; return 1; }
+	timeout -k 5 600 python3 "$VT" readall "$1" "$VD/ref.json"
+}
+
+v_copy() { # copy the signed image and its blobs into the tmpfs (tampered in place later)
+	mkdir -p "$WORK/img/v" && cp "$VD/signed/meta.img" "$WORK/img/v/meta.img" &&
+		cp -r "$VD/signed/blobs" "$WORK/img/v/blobs"
+}
+
+v_erofs() { # DIR: the C driver on the same image, blobs as loop devices in slot order
+	local tag devs= l
+	mkdir -p "$1"
+	loop_setup "$WORK/img/v/meta.img" || return 1
+	l=$LOOPDEV
+	while read -r tag; do
+		loop_setup "$WORK/img/v/blobs/$tag" || return 1
+		devs+=",device=$LOOPDEV"
+	done <"$VD/devices.list"
+	mount -t erofs -o "ro$devs" "$l" "$1" || return 1
+	findmnt -n -o SOURCE,FSTYPE,OPTIONS --mountpoint "$1"
+}
+
+v_same() { # A B: treecmp compare (all fields but mtime)
+	need_both "$1" "$2" || return 1
+	timeout -k 5 600 python3 "$TREECMP" compare --fields type,mode,size,uid,gid,nlink,target,rdev,content,inogroups,dirent "$1" "$2"
+}
+
+v_padd() { # add the leaf certificate to the secondary trusted keyring
+	command -v keyctl >/dev/null || { echo "keyctl not found"; return 1; }
+	keyctl padd asymmetric "" %:.secondary_trusted_keys <"$VD/leaf.der"
+}
+
+verity_tests() {
+	VD=$DATA/verity
+	local v=$WORK/img/v m=$WORK/verity d wrong
+	d=$(cat "$VD/image.digest" 2>/dev/null)
+	wrong=sha256:$(printf '%064d' 0)
+	step v_copy
+	ktest "verity: signed image mounts with blobdir=, signature verified (built-in test CA)" \
+		v_mount_says 'signature verified' "$v/meta.img" "$v/blobs" "$m/signed"
+	ktest "verity: verified mount reads exactly the source tree (content, targets, xattrs)" v_readall "$m/signed"
+	ktest "verity: mount -o verity=off of the same image" v_mount "$v/meta.img" "$v/blobs" "$m/off" verity=off
+	ktest "verity: verified mount == verity=off mount" v_same "$m/signed" "$m/off"
+	ktest "verity: mount -t erofs (C driver, loop devices) of the same image" v_erofs "$m/erofs"
+	ktest "verity: verified mount == C EROFS driver" v_same "$m/signed" "$m/erofs"
+	step umount "$m/off" "$m/erofs"
+	ktest "verity: umount" do_umount "$m/signed"
+	ktest "verity: unsigned image with the right digest= mounts" \
+		v_mount_says 'image digest matches' "$VD/unsigned.img" "$v/blobs" "$m/digest" "digest=$d,verity=require"
+	ktest "verity: digest= mount reads the source tree" v_readall "$m/digest"
+	step umount "$m/digest"
+	ktest "verity: wrong digest= refused" v_refused 'does not match digest=' "$VD/unsigned.img" "$v/blobs" "$m/x" "digest=$wrong"
+	ktest "verity: malformed digest= refused" v_refused 'digest= must be' "$VD/unsigned.img" "$v/blobs" "$m/x" "digest=sha1:00"
+	ktest "verity: unsigned image, verity=require, no digest=: refused" \
+		v_refused 'verity=require' "$VD/unsigned.img" "$v/blobs" "$m/x" verity=require
+	ktest "verity: unsigned image without options mounts, self-consistent only (warned)" \
+		v_mount_says 'self-consistent' "$VD/unsigned.img" "$v/blobs" "$m/self"
+	step umount "$m/self"
+	ktest "verity: image signed by an untrusted key refused" \
+		v_refused 'signature does not verify' "$VD/untrusted.img" "$v/blobs" "$m/x"
+	ktest "verity: signer vouched for by the CA but not yet in a keyring: refused" \
+		v_refused 'signature does not verify' "$VD/leaf.img" "$v/blobs" "$m/x"
+	ktest "verity: keyctl padd the signer to .secondary_trusted_keys" v_padd
+	ktest "verity: then the same image mounts, signature verified" \
+		v_mount_says 'signature verified' "$VD/leaf.img" "$v/blobs" "$m/leaf"
+	step umount "$m/leaf"
+	ktest "verity: signature stripped, verity=require: refused" \
+		v_refused 'verity=require' "$VD/stripped.img" "$v/blobs" "$m/x" verity=require
+	ktest "verity: signature stripped, right digest=: mounts" \
+		v_mount_says 'image digest matches' "$VD/stripped.img" "$v/blobs" "$m/stripped" "digest=$d"
+	step umount "$m/stripped"
+	ktest "verity: image without trees, verity=require: refused" \
+		v_refused 'no verity trees' "$VD/noverity/meta.img" "$VD/noverity/blobs" "$m/x" verity=require
+	ktest "verity: image without trees, digest=: refused" \
+		v_refused 'no verity trees' "$VD/noverity/meta.img" "$VD/noverity/blobs" "$m/x" "digest=$d"
+	ktest "verity: tamper campaign (one flipped byte per case, every region of every blob)" \
+		timeout -k 5 1200 python3 "$VT" tamper "$v/meta.img" "$v/blobs" "$m/t" "$VD/ref.json"
+	ktest "verity: partial blob (hole punched): EIO on the absent range, fine once the bytes arrive, no remount" \
+		timeout -k 5 600 python3 "$VT" partial "$v/meta.img" "$v/blobs" "$m/p" "$VD/ref.json"
+	step rm -rf "$v"
+}

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Verity selftests for rerofs (guest side, except `ref`, run on the host).
+
+usage:
+  veritytest.py ref TREE OUT.json
+        record every path of TREE: type, sha256 of regular files, symlink
+        targets, xattrs (run on the host).
+  veritytest.py readall MNT REF.json
+        read everything under MNT and compare with REF: passes when every path
+        matches. Prints counts.
+  veritytest.py tamper META BLOBDIR MNT REF.json [--max-meta N] [--max-data N]
+        the tamper campaign: for a sample of positions in every region of every
+        blob (each metadata block up to N, data blocks, every Merkle tree level,
+        the descriptor, the signature), flip one byte in place, mount with
+        blobdir=BLOBDIR, read everything, unmount, restore the byte. A case
+        passes when the mount is refused, or when every read either returns the
+        right bytes or fails with EIO, and the damage was noticed (a refused
+        mount or at least one EIO). Nothing wrong may ever be read.
+  veritytest.py partial META BLOBDIR MNT REF.json
+        punch a hole (fallocate) in the data area of the largest data blob,
+        mount, check reads of the absent range fail with EIO and nothing wrong is
+        read, write the bytes back without unmounting, and check that everything
+        now reads correctly.
+Exit status: 0 pass, 1 fail, 2 usage or setup error.
+"""
+import errno
+import hashlib
+import json
+import os
+import random
+import stat
+import struct
+import subprocess
+import sys
+
+BS = 4096
+
+
+def fsb(p):
+    return p if isinstance(p, bytes) else os.fsencode(p)
+
+
+def record(root):
+    """{relpath: entry} of everything under root; errors recorded per path."""
+    root = fsb(root)
+    out, errs = {}, {}
+
+    def onerror(e):
+        errs[os.path.relpath(fsb(e.filename), root).decode("utf-8", "surrogateescape")] = e.errno
+
+    for d, dirs, files in os.walk(root, onerror=onerror):
+        for name in dirs + files:
+            p = os.path.join(d, name)
+            rel = os.path.relpath(p, root).decode("utf-8", "surrogateescape")
+            try:
+                st = os.lstat(p)
+                e = {"mode": st.st_mode}
+                if stat.S_ISREG(st.st_mode):
+                    with open(p, "rb") as f:
+                        e["sha256"] = hashlib.sha256(f.read()).hexdigest()
+                elif stat.S_ISLNK(st.st_mode):
+                    e["target"] = os.readlink(p).hex()
+                if not stat.S_ISLNK(st.st_mode):
+                    e["xattrs"] = {n: os.getxattr(p, n, follow_symlinks=False).hex()
+                                   for n in sorted(os.listxattr(p, follow_symlinks=False))}
+                out[rel] = e
+            except OSError as ex:
+                errs[rel] = ex.errno
+    return out, errs
+
+
+def compare(ref, got, errs):
+    """(wrong, eio, other): paths read wrongly, paths failing with EIO (or under
+    a directory that did), paths failing otherwise."""
+    wrong, eio, other = [], [], []
+    eio_dirs = [p for p, e in errs.items() if e == errno.EIO]
+    for p, e in errs.items():
+        (eio if e == errno.EIO else other).append("%s (%s)" % (p, errno.errorcode.get(e, e)))
+    for p, want in ref.items():
+        if p in errs:
+            continue
+        if p not in got:
+            if any(p.startswith(d + "/") for d in eio_dirs):
+                continue
+            wrong.append(p + " (missing)")
+        elif got[p] != want:
+            wrong.append(p)
+    for p in got:
+        if p not in ref:
+            wrong.append(p + " (not in the source)")
+    return wrong, eio, other
+
+
+def sb_blocks(path):
+    with open(path, "rb") as f:
+        f.seek(1024 + 36)
+        return struct.unpack("<I", f.read(4))[0]
+
+
+def geometry(data_size):
+    """(level_blocks (level 0 first), level_start, tree_blocks) as fs-verity."""
+    blocks, levels = data_size // BS, []
+    while blocks > 1:
+        blocks = (blocks + 127) // 128
+        levels.append(blocks)
+    start, s = [0] * len(levels), 0
+    for lvl in reversed(range(len(levels))):
+        start[lvl] = s
+        s += levels[lvl]
+    return levels, start, s
+
+
+def descriptor(path, data_size):
+    levels, start, tree = geometry(data_size)
+    trailer = data_size + tree * BS
+    with open(path, "rb") as f:
+        f.seek(trailer)
+        d = f.read(256)
+    sig_size = struct.unpack("<I", d[4:8])[0]
+    return trailer, sig_size, levels, start
+
+
+def run(cmd):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def mount(meta, blobdir, mnt, opts=""):
+    os.makedirs(mnt, exist_ok=True)
+    o = "ro,blobdir=" + blobdir + ("," + opts if opts else "")
+    r = run(["mount", "-t", "rerofs", "-o", o, meta, mnt])
+    return r.returncode == 0, r.stdout.decode(errors="replace").strip()
+
+
+def umount(mnt):
+    r = run(["umount", mnt])
+    if r.returncode != 0:
+        raise SystemExit("umount %s failed: %s" % (mnt, r.stdout.decode(errors="replace")))
+
+
+def cases_for(path, data_size, is_meta, rng, max_blocks):
+    """[(region, offset)] of one blob."""
+    out = []
+    n = data_size // BS
+    trailer, sig_size, levels, start = descriptor(path, data_size)
+    picks = list(range(n))
+    if len(picks) > max_blocks:
+        picks = sorted(set([0, n - 1] + rng.sample(range(n), max_blocks - 2)))
+    for b in picks:
+        if is_meta and b == 0:
+            out.append(("superblock", 1024 + 36))  # blocks
+            out.append(("superblock block, outside the superblock", 3000))
+            continue
+        out.append(("data block %d" % b, b * BS + rng.randrange(BS)))
+    for lvl, nblk in enumerate(levels):
+        hb = rng.randrange(nblk)
+        out.append(("tree level %d block %d" % (lvl, hb), data_size + (start[lvl] + hb) * BS + rng.randrange(BS)))
+    out.append(("descriptor root hash", trailer + 16 + rng.randrange(32)))
+    out.append(("descriptor data_size", trailer + 8))
+    if sig_size:
+        out.append(("signature", trailer + 256 + rng.randrange(sig_size)))
+    return out
+
+
+def flip(path, off):
+    with open(path, "r+b") as f:
+        f.seek(off)
+        b = f.read(1)
+        f.seek(off)
+        f.write(bytes([b[0] ^ 0xFF]))
+
+
+def cmd_tamper(meta, blobdir, mnt, refp, max_meta=24, max_data=6):
+    ref = json.load(open(refp))
+    rng = random.Random(20261201)
+    blobs = [("metadata blob", meta, sb_blocks(meta) * BS, True)]
+    for name in sorted(os.listdir(blobdir)):
+        p = os.path.join(blobdir, name)
+        # A data blob's data size: from its own descriptor is what we want to
+        # damage, so take it from the metadata blob's device table instead.
+        blobs.append(("blob " + name[:12], p, None, False))
+    # Device slots: 128-byte records at devt_slotoff * 128 (sb offset 1024+ 0x56).
+    with open(meta, "rb") as f:
+        f.seek(1024)
+        sb = f.read(128)
+    extra, slotoff = struct.unpack("<HH", sb[0x56:0x5A])
+    sizes = {}
+    with open(meta, "rb") as f:
+        for i in range(extra):
+            f.seek(slotoff * 128 + i * 128)
+            slot = f.read(128)
+            sizes[slot[:64].rstrip(b"\0").decode()] = struct.unpack("<I", slot[64:68])[0] * BS
+    total = passed = 0
+    regions = {}
+    for label, path, size, is_meta in blobs:
+        if size is None:
+            size = sizes.get(os.path.basename(path))
+            if size is None:
+                print("# %s: not in the device table" % path)
+                return 1
+        for region, off in cases_for(path, size, is_meta, rng, max_meta if is_meta else max_data):
+            total += 1
+            flip(path, off)
+            try:
+                ok, msg = mount(meta, blobdir, mnt)
+                if not ok:
+                    verdict, good = "mount refused", True
+                else:
+                    got, errs = record(mnt)
+                    umount(mnt)
+                    wrong, eio, other = compare(ref, got, errs)
+                    if wrong or other:
+                        verdict, good = "WRONG DATA REACHED USERSPACE: %s %s" % (wrong[:5], other[:5]), False
+                    elif not eio:
+                        verdict, good = "damage NOT DETECTED (all %d paths read fine)" % len(got), False
+                    else:
+                        verdict, good = "%d paths EIO, %d read correctly" % (len(eio), len(got)), True
+            finally:
+                flip(path, off)
+            passed += good
+            regions[region.split(" ")[0]] = regions.get(region.split(" ")[0], 0) + 1
+            print("%s %s: %s at byte %d: %s" % ("ok" if good else "FAIL", label, region, off, verdict))
+    print("tamper: %d cases (%s), %d passed, %d failed" % (
+        total, ", ".join("%s %d" % kv for kv in sorted(regions.items())), passed, total - passed))
+    return 0 if passed == total and total > 0 else 1
+
+
+def cmd_readall(mnt, refp):
+    ref = json.load(open(refp))
+    got, errs = record(mnt)
+    wrong, eio, other = compare(ref, got, errs)
+    print("%d paths, %d wrong, %d EIO, %d other errors" % (len(got), len(wrong), len(eio), len(other)))
+    for w in (wrong + eio + other)[:20]:
+        print("  " + w)
+    return 0 if not (wrong or eio or other) else 1
+
+
+def cmd_partial(meta, blobdir, mnt, refp):
+    ref = json.load(open(refp))
+    blobs = sorted(os.listdir(blobdir), key=lambda n: -os.path.getsize(os.path.join(blobdir, n)))
+    if not blobs:
+        print("no data blobs")
+        return 2
+    path = os.path.join(blobdir, blobs[0])
+    size = os.path.getsize(path)
+    # A 64 KiB hole in the middle of the data area (well before the tree).
+    off = (size // 3) // 65536 * 65536
+    with open(path, "rb") as f:
+        f.seek(off)
+        saved = f.read(65536)
+    r = run(["fallocate", "--punch-hole", "--keep-size", "-o", str(off), "-l", "65536", path])
+    if r.returncode != 0:
+        print("fallocate failed: " + r.stdout.decode(errors="replace"))
+        return 2
+    ok, msg = mount(meta, blobdir, mnt)
+    if not ok:
+        print("mount with a partial blob failed: " + msg)
+        with open(path, "r+b") as f:
+            f.seek(off)
+            f.write(saved)
+        return 1
+    rc = 0
+    try:
+        got, errs = record(mnt)
+        wrong, eio, other = compare(ref, got, errs)
+        print("with a 64 KiB hole at byte %d of %s: %d EIO, %d wrong, %d other" % (
+            off, blobs[0][:12], len(eio), len(wrong), len(other)))
+        for w in (eio + wrong + other)[:8]:
+            print("  " + w)
+        if wrong or other or not eio:
+            rc = 1
+        with open(path, "r+b") as f:
+            f.seek(off)
+            f.write(saved)
+            f.flush()
+            os.fsync(f.fileno())
+        got, errs = record(mnt)
+        wrong, eio, other = compare(ref, got, errs)
+        print("after the bytes arrived (same mount): %d paths, %d EIO, %d wrong, %d other" % (
+            len(got), len(eio), len(wrong), len(other)))
+        if wrong or other or eio:
+            rc = 1
+    finally:
+        umount(mnt)
+    return rc
+
+
+def main():
+    a = sys.argv[1:]
+    if a[:1] == ["ref"] and len(a) == 3:
+        got, errs = record(a[1])
+        if errs:
+            print("errors reading %s: %s" % (a[1], errs))
+            return 2
+        json.dump(got, open(a[2], "w"), sort_keys=True)
+        return 0
+    if a[:1] == ["readall"] and len(a) == 3:
+        return cmd_readall(a[1], a[2])
+    if a[:1] == ["tamper"] and len(a) >= 5:
+        kw = {}
+        rest = a[5:]
+        while rest:
+            k, v = rest[0], int(rest[1])
+            kw[{"--max-meta": "max_meta", "--max-data": "max_data"}[k]] = v
+            rest = rest[2:]
+        return cmd_tamper(a[1], a[2], a[3], a[4], **kw)
+    if a[:1] == ["partial"] and len(a) == 5:
+        return cmd_partial(*a[1:])
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,11 +5,11 @@
 use crate::image::Image;
 use crate::mkfs::hex;
 use crate::verity::{fmt_digest, Sha256Hasher};
-use rerofs_format::verity::{Descriptor, Geometry, COMPAT_RERO_VERITY};
-use rerofs_format::BLOCK_SIZE;
 use anyhow::Result;
 use rerofs_format::inode::Layout;
 use rerofs_format::superblock::INCOMPAT_NAMES;
+use rerofs_format::verity::{Descriptor, Geometry, COMPAT_RERO_VERITY};
+use rerofs_format::BLOCK_SIZE;
 use serde_json::json;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;

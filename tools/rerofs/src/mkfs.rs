@@ -1185,7 +1185,10 @@ fn file_digest(p: &Path, verity: bool) -> Result<String> {
             bail!("{}: not a valid blob: {e}", p.display());
         }
         if !c.sig.is_empty() {
-            bail!("{}: has a signature: a metadata blob, not a data blob", p.display());
+            bail!(
+                "{}: has a signature: a metadata blob, not a data blob",
+                p.display()
+            );
         }
         return Ok(hex(&c.digest));
     }

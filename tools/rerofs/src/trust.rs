@@ -137,8 +137,8 @@ fn meta_data_size(path: &Path, f: &File, len: u64) -> Result<u64> {
 }
 
 fn check_reporting(path: &Path, f: &File, len: u64, data: Option<u64>, pb: &Pb) -> Result<Checked> {
-    let c = check_blob(f, len, data, &|n| pb.inc(n))
-        .with_context(|| format!("{}", path.display()))?;
+    let c =
+        check_blob(f, len, data, &|n| pb.inc(n)).with_context(|| format!("{}", path.display()))?;
     Ok(c)
 }
 
@@ -255,14 +255,29 @@ pub fn run_verify(a: &VerifyArgs) -> Result<bool> {
     let mut problems: Vec<String> = Vec::new();
     let cert = a.cert.as_deref().map(load_cert).transpose()?;
     let (f, len) = open(&a.image)?;
-    let d = meta_data_size(&a.image, &f, len)?;
-    let mut img = Image::open(&a.image)?;
-    img.open_devices(&a.devices, a.blob_dir.as_deref())?;
-    let total = d + img
-        .devices
-        .iter()
-        .map(|dev| u64::from(dev.slot.blocks) * BS64)
-        .sum::<u64>();
+    // A damaged superblock is one more problem: the trailer still tells the
+    // data area's size, and the tree which block is damaged.
+    let d = match superblock_of(&f, len) {
+        Some(Err(e)) => {
+            problems.push(format!("metadata blob: {e:#}; data blobs not checked"));
+            None
+        }
+        _ => Some(meta_data_size(&a.image, &f, len)?),
+    };
+    let img = match d {
+        Some(_) => {
+            let mut img = Image::open(&a.image)?;
+            img.open_devices(&a.devices, a.blob_dir.as_deref())?;
+            Some(img)
+        }
+        None => None,
+    };
+    let devices = img.as_ref().map_or(&[][..], |i| &i.devices[..]);
+    let total = d.unwrap_or(len)
+        + devices
+            .iter()
+            .map(|dev| u64::from(dev.slot.blocks) * BS64)
+            .sum::<u64>();
     let pb = Pb::new(total, "verifying", a.quiet);
     let say = |s: String| {
         if !a.quiet {
@@ -271,17 +286,13 @@ pub fn run_verify(a: &VerifyArgs) -> Result<bool> {
     };
 
     // The metadata blob.
-    let meta = check_reporting(&a.image, &f, len, Some(d), &pb)?;
+    let meta = check_reporting(&a.image, &f, len, d, &pb)?;
     let ok_meta = meta.problems.is_empty();
-    problems.extend(
-        meta.problems
-            .iter()
-            .map(|p| format!("metadata blob: {p}")),
-    );
+    problems.extend(meta.problems.iter().map(|p| format!("metadata blob: {p}")));
 
     // The data blobs.
     let mut bad_devices = 0;
-    for (k, dev) in img.devices.iter().enumerate() {
+    for (k, dev) in devices.iter().enumerate() {
         let what = format!("device {} ({})", k + 1, dev.path.display());
         let want = (dev.slot.blocks != 0).then(|| u64::from(dev.slot.blocks) * BS64);
         let before = problems.len();
@@ -316,8 +327,10 @@ pub fn run_verify(a: &VerifyArgs) -> Result<bool> {
     if ok_meta {
         say(format!(
             "metadata blob: ok ({} data blocks, {} tree blocks)",
-            d / BS64,
-            Geometry::new(d).map(|g| g.tree_blocks()).unwrap_or(0)
+            meta.desc.data_size / BS64,
+            Geometry::new(meta.desc.data_size)
+                .map(|g| g.tree_blocks())
+                .unwrap_or(0)
         ));
     }
 
@@ -339,7 +352,7 @@ pub fn run_verify(a: &VerifyArgs) -> Result<bool> {
                     .join(", ")
             )),
             Err(e) => problems.push(format!(
-                "signature ({} bytes in the trailer block at offset {}): {e:#}",
+                "signature ({} bytes at offset {}, in the trailer block): {e:#}",
                 meta.sig.len(),
                 len - BS64 + rerofs_format::verity::DESCRIPTOR_SIZE as u64
             )),

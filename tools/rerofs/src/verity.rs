@@ -73,10 +73,7 @@ pub fn parse_digest_arg(s: &str) -> std::result::Result<[u8; DIGEST_SIZE], Strin
 
 /// Hashes of whole 4096-byte blocks, concatenated, computed in parallel.
 fn leaf_hashes(data: &[u8]) -> Vec<u8> {
-    data.par_chunks(BS)
-        .map(sha256)
-        .collect::<Vec<_>>()
-        .concat()
+    data.par_chunks(BS).map(sha256).collect::<Vec<_>>().concat()
 }
 
 /// Builds a data area's tree while the data streams by, in pieces of any size.
@@ -137,11 +134,7 @@ impl TreeBuilder {
             sig_size: 0,
         };
         let digest = desc.digest(&Sha256Hasher).map_err(fe)?;
-        Ok(Built {
-            tree,
-            desc,
-            digest,
-        })
+        Ok(Built { tree, desc, digest })
     }
 }
 
@@ -241,8 +234,8 @@ pub fn check_blob(
     }
     let tpos = g.trailer_pos();
     let trailer = read(tpos, BS)?;
-    let desc =
-        Descriptor::parse(&trailer).map_err(|e| anyhow!("verity descriptor at offset {tpos}: {e}"))?;
+    let desc = Descriptor::parse(&trailer)
+        .map_err(|e| anyhow!("verity descriptor at offset {tpos}: {e}"))?;
     let sig = desc
         .signature(&trailer)
         .map_err(|e| anyhow!("verity descriptor at offset {tpos}: {e}"))?
@@ -368,7 +361,12 @@ pub fn load_cert(path: &Path) -> Result<X509> {
     let b = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
     X509::from_pem(&b)
         .or_else(|_| X509::from_der(&b))
-        .map_err(|e| anyhow!("{}: not an X.509 certificate (PEM or DER): {e}", path.display()))
+        .map_err(|e| {
+            anyhow!(
+                "{}: not an X.509 certificate (PEM or DER): {e}",
+                path.display()
+            )
+        })
 }
 
 impl Signer {
@@ -433,7 +431,23 @@ pub fn verify_signature(sig: &[u8], digest: &[u8; DIGEST_SIZE], cert: &X509) -> 
         None,
         Pkcs7Flags::BINARY | Pkcs7Flags::NOINTERN | Pkcs7Flags::NOVERIFY,
     )
-    .map_err(|e| anyhow!("does not verify with this certificate: {e}"))
+    .map_err(|e| {
+        anyhow!(
+            "does not verify with this certificate ({})",
+            ssl_reasons(&e)
+        )
+    })
+}
+
+/// The reasons in an OpenSSL error stack, without the file and line noise.
+fn ssl_reasons(e: &openssl::error::ErrorStack) -> String {
+    let mut v: Vec<&str> = e.errors().iter().filter_map(|x| x.reason()).collect();
+    v.dedup();
+    if v.is_empty() {
+        e.to_string()
+    } else {
+        v.join(": ")
+    }
 }
 
 #[cfg(test)]
@@ -459,7 +473,10 @@ mod tests {
     #[test]
     fn digest_args() {
         let h = "ab".repeat(32);
-        assert_eq!(parse_digest_arg(&format!("sha256:{h}")).unwrap(), [0xab; 32]);
+        assert_eq!(
+            parse_digest_arg(&format!("sha256:{h}")).unwrap(),
+            [0xab; 32]
+        );
         assert_eq!(parse_digest_arg(&h.to_uppercase()).unwrap(), [0xab; 32]);
         assert!(parse_digest_arg("sha256:ab").is_err());
     }

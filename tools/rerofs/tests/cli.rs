@@ -155,6 +155,18 @@ fn blob_data_size(p: &Path) -> u64 {
     u64::from_le_bytes(t[8..16].try_into().unwrap())
 }
 
+/// A temporary directory with `make_tree` in `src`, an empty `out` and the
+/// path `out/meta.img`.
+fn tree_and_out() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    make_tree(&src);
+    let out = t.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let meta = out.join("meta.img");
+    (t, src, out, meta)
+}
+
 fn blobs_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
@@ -170,12 +182,7 @@ fn blobs_in(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn our_images_pass_fsck_erofs_and_extract_identically() {
-    let t = tempfile::tempdir().unwrap();
-    let src = t.path().join("src");
-    make_tree(&src);
-    let out = t.path().join("out");
-    fs::create_dir(&out).unwrap();
-    let meta = out.join("meta.img");
+    let (t, src, out, meta) = tree_and_out();
     // --no-holes: fsck.erofs 1.5 drops holes of chunk-based files when extracting.
     ok(&rerofs(&[
         "mkfs",
@@ -1307,12 +1314,7 @@ fn hostile_and_broken_inputs_fail_cleanly() {
 #[test]
 fn dump_erofs_shows_the_source_tree() {
     assert!(have("dump.erofs"), "dump.erofs (erofs-utils) is required");
-    let t = tempfile::tempdir().unwrap();
-    let src = t.path().join("src");
-    make_tree(&src);
-    let out = t.path().join("out");
-    fs::create_dir(&out).unwrap();
-    let meta = out.join("meta.img");
+    let (_t, src, out, meta) = tree_and_out();
     ok(&rerofs(&[
         "mkfs",
         "-q",
@@ -1370,4 +1372,556 @@ fn dump_erofs_shows_the_source_tree() {
         }
     }
     assert!(checked > 400, "only {checked} files checked");
+}
+
+// ---- In-band verification (verity, signatures) ----
+
+const CA_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../kernel/certs/rerofs-test-ca.key"
+);
+const CA_CERT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../kernel/certs/rerofs-test-ca.pem"
+);
+
+/// `fsverity digest --hash-alg=sha256 --block-size=4096` of a file: `sha256:<hex>`.
+fn fsverity_digest(p: &Path) -> String {
+    let o = Command::new("fsverity")
+        .args(["digest", "--hash-alg=sha256", "--block-size=4096"])
+        .arg(p)
+        .output()
+        .unwrap();
+    ok(&o);
+    stdout_of(&o).split_whitespace().next().unwrap().to_string()
+}
+
+/// The first `len` bytes of `p`, copied out with `head -c` (the data area).
+fn head_c(p: &Path, len: u64, to: &Path) {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("head -c {len} \"$1\" > \"$2\""))
+        .args(["sh", s(p), s(to)])
+        .output()
+        .unwrap();
+    ok(&o);
+    assert_eq!(fs::metadata(to).unwrap().len(), len);
+}
+
+/// The superblock block count and each device slot's block count of an image.
+fn block_counts(meta: &Path) -> (u64, Vec<u64>) {
+    let o = rerofs(&["inspect", "--json", s(meta)]);
+    ok(&o);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let devs = j["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["blocks"].as_u64().unwrap())
+        .collect();
+    (j["superblock"]["blocks"].as_u64().unwrap(), devs)
+}
+
+/// The first line `rerofs digest` prints for `p`.
+fn rerofs_digest(args: &[&str]) -> String {
+    let o = rerofs(&[&["digest"], args].concat());
+    ok(&o);
+    stdout_of(&o).split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn verity_digests_match_fsverity() {
+    if !have("fsverity") {
+        eprintln!("fsverity not installed: skipping");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    // Tree shapes: no tree (0 and 1 block), one level (2 blocks), two levels
+    // (129 blocks), three levels (16385 blocks), and a size that is no
+    // multiple of the block size, as plain files.
+    let shapes: [u64; 6] = [0, 1, 2, 129, 16385, 0];
+    for (k, blocks) in shapes.iter().enumerate() {
+        let len = if k == 5 { 5000 } else { blocks * 4096 };
+        let p = t.path().join(format!("data{k}"));
+        fs::write(&p, noise(100 + k as u64, len as usize)).unwrap();
+        assert_eq!(
+            rerofs_digest(&["--data", s(&p)]),
+            fsverity_digest(&p),
+            "{len} bytes"
+        );
+    }
+    // A multi-blob image whose data blobs have those shapes (a blob is never
+    // empty), one layer each.
+    let mut layers = Vec::new();
+    for (k, blocks) in [1u64, 2, 129, 16385].iter().enumerate() {
+        let l = t.path().join(format!("layer{k}"));
+        fs::create_dir(&l).unwrap();
+        fs::write(
+            l.join(format!("f{k}")),
+            noise(200 + k as u64, (blocks * 4096) as usize),
+        )
+        .unwrap();
+        layers.push(l);
+    }
+    let out = t.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let meta = out.join("meta.img");
+    let mut args = vec!["mkfs", "-q", "--blob-per-layer", s(&meta)];
+    args.extend(layers.iter().map(|l| s(l)));
+    ok(&rerofs(&args));
+    let tags = devices_of(&meta);
+    let (meta_blocks, dev_blocks) = block_counts(&meta);
+    assert_eq!(dev_blocks, [1, 2, 129, 16385]);
+    for (tag, blocks) in tags.iter().zip(&dev_blocks) {
+        let blob = out.join(tag);
+        assert!(blob.exists(), "blob {tag} is named by its tag");
+        let area = t.path().join("area");
+        head_c(&blob, blocks * 4096, &area);
+        let want = format!("sha256:{tag}");
+        assert_eq!(fsverity_digest(&area), want, "{blocks}-block blob");
+        assert_eq!(rerofs_digest(&[s(&blob)]), want, "{blocks}-block blob");
+    }
+    // The metadata blob: its data area's fs-verity digest is the image digest.
+    let area = t.path().join("meta-area");
+    head_c(&meta, meta_blocks * 4096, &area);
+    let image_digest = fsverity_digest(&area);
+    assert_eq!(rerofs_digest(&[s(&meta)]), image_digest);
+    let o = rerofs(&["verify", "-q", s(&meta)]);
+    ok(&o);
+    assert_eq!(stdout_of(&o).trim(), image_digest);
+    let o = rerofs(&["inspect", s(&meta)]);
+    ok(&o);
+    assert!(stdout_of(&o).contains(&format!("image digest: {image_digest}")));
+    assert!(stdout_of(&o).contains("rerofs_verity"));
+
+    // erofs-utils read the image (unverified), the trees and trailers after
+    // the data areas notwithstanding; so does our fsck, trees checked.
+    let devs: Vec<String> = tags
+        .iter()
+        .map(|t| format!("--device={}", s(&out.join(t))))
+        .collect();
+    if have("fsck.erofs") {
+        let x = t.path().join("x-erofs");
+        ok(&Command::new("fsck.erofs")
+            .args(&devs)
+            .arg(format!("--extract={}", s(&x)))
+            .arg(&meta)
+            .output()
+            .unwrap());
+        for (k, l) in layers.iter().enumerate() {
+            let f = format!("f{k}");
+            assert!(fs::read(x.join(&f)).unwrap() == fs::read(l.join(&f)).unwrap());
+        }
+    }
+    if have("dump.erofs") {
+        let o = Command::new("dump.erofs")
+            .args(&devs)
+            .arg("--path=/f3")
+            .arg(&meta)
+            .output()
+            .unwrap();
+        ok(&o);
+        assert!(stdout_of(&o).contains(&format!("Size: {} ", 16385 * 4096)));
+    }
+    ok(&rerofs(&["fsck", s(&meta)]));
+}
+
+/// Bytes of the signature in a metadata blob's trailer.
+fn embedded_signature(meta: &Path) -> Vec<u8> {
+    let b = fs::read(meta).unwrap();
+    let t = &b[b.len() - 4096..];
+    let n = u32::from_le_bytes(t[4..8].try_into().unwrap()) as usize;
+    t[256..256 + n].to_vec()
+}
+
+#[test]
+fn signatures_are_what_fsverity_sign_makes() {
+    let (t, src, _out, meta) = tree_and_out();
+    let mk = |extra: &[&str]| {
+        ok(&rerofs(
+            &[
+                &["mkfs", "-q", "-T", "1000"][..],
+                extra,
+                &[s(&meta), s(&src)],
+            ]
+            .concat(),
+        ))
+    };
+    mk(&["--key", CA_KEY, "--cert", CA_CERT]);
+    let sig = embedded_signature(&meta);
+    assert!(!sig.is_empty());
+    let o = rerofs(&["verify", "--cert", CA_CERT, s(&meta)]);
+    ok(&o);
+    assert!(
+        stdout_of(&o).contains("signature: valid"),
+        "{}",
+        stdout_of(&o)
+    );
+
+    // `rerofs sign` on the unsigned build writes the same signature, and
+    // changes nothing else.
+    let signed = fs::read(&meta).unwrap();
+    mk(&[]);
+    assert!(embedded_signature(&meta).is_empty());
+    let o = rerofs(&["verify", s(&meta)]);
+    ok(&o);
+    assert!(stdout_of(&o).contains("signature: none"));
+    ok(&rerofs(&[
+        "sign",
+        "--key",
+        CA_KEY,
+        "--cert",
+        CA_CERT,
+        s(&meta),
+    ]));
+    assert!(
+        fs::read(&meta).unwrap() == signed,
+        "rerofs sign differs from mkfs --key"
+    );
+
+    // fsverity-utils' signature over the metadata data area is byte for byte
+    // ours (RSA PKCS#1 v1.5 signatures are deterministic).
+    let (blocks, _) = block_counts(&meta);
+    let area = t.path().join("area");
+    head_c(&meta, blocks * 4096, &area);
+    if have("fsverity") {
+        let theirs = t.path().join("sig.der");
+        ok(&Command::new("fsverity")
+            .args([
+                "sign",
+                s(&area),
+                s(&theirs),
+                "--key",
+                CA_KEY,
+                "--cert",
+                CA_CERT,
+            ])
+            .output()
+            .unwrap());
+        assert!(
+            fs::read(&theirs).unwrap() == sig,
+            "signature differs from fsverity sign's"
+        );
+    }
+    // And OpenSSL verifies it over the formatted digest.
+    if have("openssl") {
+        let d = rerofs_digest(&[s(&meta)]);
+        let hexd = d.strip_prefix("sha256:").unwrap();
+        let mut msg = b"FSVerity\x01\x00\x20\x00".to_vec();
+        msg.extend((0..32).map(|i| u8::from_str_radix(&hexd[2 * i..2 * i + 2], 16).unwrap()));
+        let msgf = t.path().join("formatted");
+        fs::write(&msgf, &msg).unwrap();
+        let sigf = t.path().join("ours.der");
+        fs::write(&sigf, &sig).unwrap();
+        let o = Command::new("openssl")
+            .args([
+                "smime",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                s(&sigf),
+            ])
+            .args([
+                "-content",
+                s(&msgf),
+                "-certfile",
+                CA_CERT,
+                "-CAfile",
+                CA_CERT,
+            ])
+            .args(["-purpose", "any", "-out", "/dev/null"])
+            .output()
+            .unwrap();
+        ok(&o);
+    }
+
+    // Signed by another key: does not verify with the CA's certificate.
+    if have("openssl") {
+        let k2 = t.path().join("k2.pem");
+        let c2 = t.path().join("c2.pem");
+        ok(&Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=other", "-keyout", s(&k2), "-out", s(&c2)])
+            .output()
+            .unwrap());
+        ok(&rerofs(&[
+            "sign",
+            "--key",
+            s(&k2),
+            "--cert",
+            s(&c2),
+            s(&meta),
+        ]));
+        let o = rerofs(&["verify", "--cert", CA_CERT, s(&meta)]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("signature"));
+        ok(&rerofs(&["verify", "--cert", s(&c2), s(&meta)]));
+        // A key that is not the certificate's is refused before anything is written.
+        let before = fs::read(&meta).unwrap();
+        let o = rerofs(&["sign", "--key", CA_KEY, "--cert", s(&c2), s(&meta)]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("does not match"));
+        assert!(fs::read(&meta).unwrap() == before);
+    }
+}
+
+/// Flips one bit of byte `pos` of `p`.
+fn flip(p: &Path, pos: u64) {
+    let mut b = fs::read(p).unwrap();
+    b[pos as usize] ^= 0x10;
+    fs::write(p, b).unwrap();
+}
+
+#[test]
+fn verify_catches_every_kind_of_damage() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    fs::create_dir(&src).unwrap();
+    // One data blob of 200 blocks: a two-level tree.
+    fs::write(src.join("big"), noise(7, 200 * 4096)).unwrap();
+    fs::write(src.join("small"), b"tiny\n").unwrap();
+    let good = t.path().join("good");
+    fs::create_dir(&good).unwrap();
+    let meta = good.join("meta.img");
+    ok(&rerofs(&[
+        "mkfs",
+        "-q",
+        "--key",
+        CA_KEY,
+        "--cert",
+        CA_CERT,
+        s(&meta),
+        s(&src),
+    ]));
+    let tag = devices_of(&meta).pop().unwrap();
+    let digest = rerofs_digest(&[s(&meta)]);
+    let (mblocks, dblocks) = block_counts(&meta);
+    assert_eq!(dblocks, [200]);
+    let md = mblocks * 4096;
+    let dd = 200 * 4096;
+    let mlen = fs::metadata(&meta).unwrap().len();
+    let dlen = fs::metadata(good.join(&tag)).unwrap().len();
+    // 200 blocks: level 0 has 2 blocks, level 1 (stored first) one.
+    assert_eq!(dlen, dd + 3 * 4096 + 4096);
+    let verify = |dir: &Path, extra: &[&str]| {
+        rerofs(
+            &[
+                &["verify", "--cert", CA_CERT][..],
+                extra,
+                &[s(&dir.join("meta.img"))],
+            ]
+            .concat(),
+        )
+    };
+    let o = verify(&good, &["--digest", &digest]);
+    ok(&o);
+    assert!(stdout_of(&o).ends_with(&format!("image digest: {digest}\n")));
+
+    // (name, file, byte, what the error must say)
+    let meta_name = "meta.img".to_string();
+    let cases: Vec<(&str, &String, u64, String)> = vec![
+        (
+            "metadata data area",
+            &meta_name,
+            md - 1,
+            format!("data block {} (offset", mblocks - 1),
+        ),
+        (
+            "superblock",
+            &meta_name,
+            1024 + 0x24,
+            "data block 0 (offset 0)".into(),
+        ),
+        (
+            "data blob data area",
+            &tag,
+            5 * 4096 + 7,
+            "data block 5 (offset 20480)".into(),
+        ),
+        (
+            "data blob top tree block",
+            &tag,
+            dd + 10,
+            "the top tree block".into(),
+        ),
+        (
+            "data blob level-0 tree block",
+            &tag,
+            dd + 2 * 4096 + 40,
+            "tree level 0 block 1".into(),
+        ),
+        (
+            "data blob descriptor",
+            &tag,
+            dlen - 4096 + 20,
+            "root hash in the verity descriptor".into(),
+        ),
+        (
+            "metadata descriptor",
+            &meta_name,
+            mlen - 4096 + 9,
+            "metadata blob: verity descriptor".into(),
+        ),
+        (
+            "signature",
+            &meta_name,
+            mlen - 4096 + 256 + 200,
+            "signature".into(),
+        ),
+        (
+            "trailer padding",
+            &meta_name,
+            mlen - 1,
+            "non-zero byte".into(),
+        ),
+    ];
+    for (k, (name, file, pos, needle)) in cases.iter().enumerate() {
+        let dir = t.path().join(format!("case{k}"));
+        fs::create_dir(&dir).unwrap();
+        for f in ["meta.img", tag.as_str()] {
+            fs::copy(good.join(f), dir.join(f)).unwrap();
+        }
+        flip(&dir.join(file), *pos);
+        let o = verify(&dir, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(
+            err.contains(needle.as_str()),
+            "{name}: {needle:?} not in {err}"
+        );
+        if file.as_str() == meta_name.as_str() {
+            assert!(
+                err.contains("metadata blob") || *name == "signature",
+                "{name}: {err}"
+            );
+        } else {
+            assert!(
+                err.contains(&format!("device 1 ({}", s(&dir.join(&tag)))),
+                "{name}: {err}"
+            );
+            // fsck checks the trees too; digest refuses the blob.
+            let o = rerofs(&["fsck", s(&dir.join("meta.img"))]);
+            assert_eq!(o.status.code(), Some(1), "fsck, {name}");
+            let o = rerofs(&["digest", s(&dir.join(&tag))]);
+            assert_eq!(o.status.code(), Some(1), "digest, {name}");
+        }
+    }
+    // A wrong expected digest.
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let o = verify(&good, &["--digest", &wrong]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not the expected"));
+    // Another image's blob in the slot.
+    let other = t.path().join("other");
+    fs::create_dir(&other).unwrap();
+    fs::write(other.join("x"), noise(8, 200 * 4096)).unwrap();
+    let ometa = t.path().join("other.img");
+    ok(&rerofs(&[
+        "mkfs",
+        "-q",
+        "--blob-dir",
+        s(&other),
+        s(&ometa),
+        s(&other),
+    ]));
+    let otag = devices_of(&ometa).pop().unwrap();
+    let o = verify(&good, &["--device", s(&other.join(&otag))]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not this image's blob"));
+    // A stripped signature fails with --cert and passes without.
+    let dir = t.path().join("unsigned");
+    fs::create_dir(&dir).unwrap();
+    ok(&rerofs(&["mkfs", "-q", s(&dir.join("meta.img")), s(&src)]));
+    let o = verify(&dir, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("signature: none"));
+    ok(&rerofs(&["verify", s(&dir.join("meta.img"))]));
+    // The good image is still good.
+    ok(&verify(
+        &good,
+        &["--digest", &digest, "--blob-dir", s(&good)],
+    ));
+}
+
+#[test]
+fn no_verity_keeps_plain_images() {
+    let (_t, src, out, meta) = tree_and_out();
+    ok(&rerofs(&["mkfs", "-q", "--no-verity", s(&meta), s(&src)]));
+    let (blocks, devs) = block_counts(&meta);
+    assert_eq!(fs::metadata(&meta).unwrap().len(), blocks * 4096);
+    let tag = devices_of(&meta).pop().unwrap();
+    let blob = out.join(&tag);
+    // The blob is its data, named by its plain SHA-256.
+    assert_eq!(fs::metadata(&blob).unwrap().len(), devs[0] * 4096);
+    let o = Command::new("sha256sum").arg(&blob).output().unwrap();
+    assert!(stdout_of(&o).starts_with(tag.as_str()));
+    let o = rerofs(&["inspect", s(&meta)]);
+    assert!(!stdout_of(&o).contains("rerofs_verity"));
+    assert!(stdout_of(&o).contains("verity:       no"));
+    ok(&rerofs(&["fsck", s(&meta)]));
+    // verify, sign and digest say clearly that there is no verity.
+    for args in [
+        vec!["verify", s(&meta)],
+        vec!["sign", "--key", CA_KEY, "--cert", CA_CERT, s(&meta)],
+        vec!["digest", s(&meta)],
+    ] {
+        let o = rerofs(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("without verity") || err.contains("no verity"),
+            "{args:?}: {err}"
+        );
+    }
+    // --verity after --no-verity wins; --key wants --cert and verity.
+    ok(&rerofs(&[
+        "mkfs",
+        "-q",
+        "--no-verity",
+        "--verity",
+        s(&meta),
+        s(&src),
+    ]));
+    ok(&rerofs(&["verify", s(&meta)]));
+    for bad in [
+        vec!["mkfs", "--key", CA_KEY, s(&meta), s(&src)],
+        vec![
+            "mkfs",
+            "--no-verity",
+            "--key",
+            CA_KEY,
+            "--cert",
+            CA_CERT,
+            s(&meta),
+            s(&src),
+        ],
+        vec!["verify", "--digest", "sha256:12", s(&meta)],
+        vec!["sign", s(&meta)],
+        vec!["digest"],
+    ] {
+        assert_eq!(rerofs(&bad).status.code(), Some(2), "{bad:?}");
+    }
+    // Missing or unreadable key material: a clear error, exit 1.
+    let o = rerofs(&[
+        "sign",
+        "--key",
+        "/nonexistent.pem",
+        "--cert",
+        CA_CERT,
+        s(&meta),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent.pem"));
+    let o = rerofs(&["sign", "--key", CA_CERT, "--cert", CA_CERT, s(&meta)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a private key"));
+    for sub in ["mkfs", "fsck", "inspect", "sign", "digest", "verify"] {
+        let o = rerofs(&[sub, "--help"]);
+        ok(&o);
+        assert!(stdout_of(&o).contains("Usage"), "{sub} --help");
+    }
 }

@@ -214,16 +214,24 @@ fn digest_of(path: &Path, data: bool) -> Result<[u8; DIGEST_SIZE]> {
         })?;
         return Ok(t.finish()?.digest);
     }
-    let d = match superblock_of(&f, len) {
-        Some(Ok(sb)) if sb.feature_compat & COMPAT_RERO_VERITY == 0 => bail!(
+    // A data blob may start with anything, an EROFS image included: what
+    // looks like a superblock only decides when the blob's size agrees.
+    let sb = superblock_of(&f, len).and_then(Result::ok);
+    let c = match &sb {
+        Some(sb) if sb.feature_compat & COMPAT_RERO_VERITY != 0 => {
+            check_blob(&f, len, Some(sb.image_bytes()), &|n| pb.inc(n))
+                .or_else(|_| check_blob(&f, len, None, &|n| pb.inc(n)))
+        }
+        _ => check_blob(&f, len, None, &|n| pb.inc(n)),
+    };
+    let c = match (c, &sb) {
+        (Ok(c), _) => c,
+        (Err(_), Some(sb)) if sb.feature_compat & COMPAT_RERO_VERITY == 0 => bail!(
             "{}: an image without verity (give --data to digest the file as it is)",
             path.display()
         ),
-        Some(Ok(sb)) => Some(sb.image_bytes()),
-        // Data blobs may start with anything, an EROFS image included.
-        _ => None,
+        (Err(e), _) => return Err(e.context(format!("{}", path.display()))),
     };
-    let c = check_reporting(path, &f, len, d, &pb)?;
     if let Some(p) = c.problems.first() {
         bail!(
             "{}: {p} ({} problem(s); `rerofs verify` lists them)",

@@ -1849,7 +1849,7 @@ fn verify_catches_every_kind_of_damage() {
 
 #[test]
 fn no_verity_keeps_plain_images() {
-    let (_t, src, out, meta) = tree_and_out();
+    let (t, src, out, meta) = tree_and_out();
     ok(&rerofs(&["mkfs", "-q", "--no-verity", s(&meta), s(&src)]));
     let (blocks, devs) = block_counts(&meta);
     assert_eq!(fs::metadata(&meta).unwrap().len(), blocks * 4096);
@@ -1877,6 +1877,24 @@ fn no_verity_keeps_plain_images() {
             "{args:?}: {err}"
         );
     }
+    // A data blob that starts with an EROFS image is still digested as a blob.
+    let inner = t.path().join("inner");
+    fs::create_dir(&inner).unwrap();
+    fs::copy(&meta, inner.join("image.img")).unwrap();
+    let iblobs = t.path().join("iblobs");
+    let imeta = t.path().join("inner.img");
+    ok(&rerofs(&[
+        "mkfs",
+        "-q",
+        "--blob-dir",
+        s(&iblobs),
+        s(&imeta),
+        s(&inner),
+    ]));
+    let itag = devices_of(&imeta).pop().unwrap();
+    let iblob = iblobs.join(&itag);
+    assert!(fs::read(&iblob).unwrap()[1024..1028] == 0xE0F5_E1E2u32.to_le_bytes());
+    assert_eq!(rerofs_digest(&[s(&iblob)]), format!("sha256:{itag}"));
     // --verity after --no-verity wins; --key wants --cert and verity.
     ok(&rerofs(&[
         "mkfs",

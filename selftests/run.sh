@@ -124,15 +124,23 @@ done
 head -c 3145728 /dev/urandom >"$out/trees/verity/dup1"
 cp "$out/trees/verity/dup1" "$out/trees/verity/dup2"
 setfattr -n user.verity -v "an xattr under verity" "$out/trees/verity/dup1"
-python3 "$here/guest/veritytest.py" ref "$out/trees/verity" "$vd/ref.json" || fail_setup "veritytest ref failed"
+# A second layer, in a blob of its own (--blob-per-layer): a multi-blob image.
+mkdir -p "$out/trees/verity-layer2/layer2"
+head -c 1500000 /dev/urandom >"$out/trees/verity-layer2/layer2/random"
+cp "$out/trees/verity/dup1" "$out/trees/verity-layer2/layer2/dup3"  # dedups against layer 1
+echo "second layer" >"$out/trees/verity-layer2/layer2/note"
+rm -rf "$out/trees/verity-merged" && cp -a "$out/trees/verity" "$out/trees/verity-merged" &&
+	cp -a "$out/trees/verity-layer2/layer2" "$out/trees/verity-merged/" || fail_setup "cannot merge the verity layers"
+python3 "$here/guest/veritytest.py" ref "$out/trees/verity-merged" "$vd/ref.json" || fail_setup "veritytest ref failed"
 ca=$top/kernel/certs/rerofs-test-ca
-vmk() { SOURCE_DATE_EPOCH=1700000000 "$rerofs" mkfs -q --chunk-size 65536 "$@" "$out/trees/verity"; }
+vmk() { SOURCE_DATE_EPOCH=1700000000 "$rerofs" mkfs -q --chunk-size 65536 --blob-per-layer "$@" "$out/trees/verity" "$out/trees/verity-layer2"; }
 mkdir -p "$vd/signed/blobs" "$vd/noverity/blobs"
 vmk --blob-dir "$vd/signed/blobs" "$vd/unsigned.img" || fail_setup "rerofs mkfs (verity) failed"
 cp "$vd/unsigned.img" "$vd/signed/meta.img"
 "$rerofs" sign --key "$ca.key" --cert "$ca.pem" "$vd/signed/meta.img" || fail_setup "rerofs sign failed"
 vmk --no-verity --blob-dir "$vd/noverity/blobs" "$vd/noverity/meta.img" || fail_setup "rerofs mkfs --no-verity failed"
 "$rerofs" inspect --devices "$vd/signed/meta.img" >"$vd/devices.list" || fail_setup "rerofs inspect --devices failed"
+[ "$(wc -l <"$vd/devices.list")" = 2 ] || fail_setup "the verity image should have 2 data blobs: $(cat "$vd/devices.list")"
 d1=$("$rerofs" digest "$vd/unsigned.img" | cut -d' ' -f1)
 d2=$("$rerofs" digest "$vd/signed/meta.img" | cut -d' ' -f1)
 [ -n "$d1" ] && [ "$d1" = "$d2" ] || fail_setup "signing changed the image digest ($d1 -> $d2)"

@@ -8,7 +8,7 @@
 # removed), noverity/{meta.img,blobs/} (made with --no-verity), image.digest,
 # devices.list (slot tags in order), ref.json (the source tree, veritytest ref).
 
-VT=$HERE/veritytest.py
+
 
 v_mount() { # IMG BLOBDIR DIR [OPTS]: mount with rerofs, show what dmesg says
 	local img=$1 blobdir=$2 dir=$3 opts=${4:-} rc
@@ -76,7 +76,7 @@ v_padd() { # add the leaf certificate to the secondary trusted keyring
 }
 
 verity_tests() {
-	VD=$DATA/verity
+	VD=$DATA/verity VT=$HERE/veritytest.py
 	local v=$WORK/img/v m=$WORK/verity d wrong
 	d=$(cat "$VD/image.digest" 2>/dev/null)
 	wrong=sha256:$(printf '%064d' 0)

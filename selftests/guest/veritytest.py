@@ -152,8 +152,9 @@ def cases_for(path, data_size, is_meta, rng, max_blocks):
             continue
         out.append(("data block %d" % b, b * BS + rng.randrange(BS)))
     for lvl, nblk in enumerate(levels):
-        hb = rng.randrange(nblk)
-        out.append(("tree level %d block %d" % (lvl, hb), data_size + (start[lvl] + hb) * BS + rng.randrange(BS)))
+        for hb in sorted(set([0, nblk - 1, rng.randrange(nblk)])):
+            # Anywhere in the block: its zero padding is hashed too.
+            out.append(("tree level %d block %d" % (lvl, hb), data_size + (start[lvl] + hb) * BS + rng.randrange(BS)))
     out.append(("descriptor root hash", trailer + 16 + rng.randrange(32)))
     out.append(("descriptor data_size", trailer + 8))
     if sig_size:
@@ -169,7 +170,7 @@ def flip(path, off):
         f.write(bytes([b[0] ^ 0xFF]))
 
 
-def cmd_tamper(meta, blobdir, mnt, refp, max_meta=24, max_data=6):
+def cmd_tamper(meta, blobdir, mnt, refp, max_meta=24, max_data=10):
     ref = json.load(open(refp))
     rng = random.Random(20261201)
     blobs = [("metadata blob", meta, sb_blocks(meta) * BS, True)]

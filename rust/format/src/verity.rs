@@ -24,8 +24,9 @@
 //! The hash function is not part of this crate: the kernel hashes through the
 //! crypto API and the tools through a userspace library; [`Hasher`] joins them.
 
-use crate::bytes::{le32, le64};
-use crate::{Error, BLOCK_SIZE};
+use super::bytes::{le32, le64};
+use super::error::Error;
+use super::BLOCK_SIZE;
 
 /// Compat feature bit: the image carries per-blob Merkle trees (rerofs's own,
 /// chosen far from the bits upstream EROFS uses, 0x1..0x10 in Linux 6.12-6.17).

@@ -35,12 +35,16 @@ install: tools
 	ln -sf rerofs $(DESTDIR)/usr/local/bin/mkfs.rerofs
 	ln -sf rerofs $(DESTDIR)/usr/local/bin/fsck.rerofs
 
-# mkfs benchmark: rerofs mkfs vs mkfs.erofs on the kernel source tree (not a timed test).
-bench: tools
+# Benchmarks (not timed tests): rerofs mkfs vs mkfs.erofs on the kernel source
+# tree, and cold-cache reads in the guest: rerofs verity off/on vs C EROFS on a
+# loop device, on dm-verity, and file-backed on an fs-verity file (1 GiB).
+bench: tools module
 	@bash bench/mkfs.sh
+	@bash bench/read.sh
 
-bench-smoke: tools
+bench-smoke: tools module
 	@bash bench/mkfs.sh --smoke
+	@bash bench/read.sh --smoke
 
 selftest: module
 	@bash selftests/run.sh

@@ -43,8 +43,12 @@ fn locate_chunked<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Sou
     let mut raw = [0u8; CHUNK_INDEX_SIZE];
     let entry = raw.get_mut(..info.entry_size()).ok_or(EINVAL)?;
     sbi.read_meta(pos, entry, "chunk table entry")?;
-    let addr = parse_chunk_entry(entry, &info, sbi.disk.device_id_mask()).map_err(|e| report(sbi, nid, &e))?;
-    match d.map_chunked(index, addr).map_err(|e| report(sbi, nid, &e))? {
+    let addr = parse_chunk_entry(entry, &info, sbi.disk.device_id_mask())
+        .map_err(|e| report(sbi, nid, &e))?;
+    match d
+        .map_chunked(index, addr)
+        .map_err(|e| report(sbi, nid, &e))?
+    {
         None | Some(ChunkMapping::Hole { .. }) => Ok(Source::Zeros),
         Some(ChunkMapping::Mapped {
             device_id,
@@ -55,7 +59,13 @@ fn locate_chunked<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Sou
             let at = map_dev(device_id, chunk_blk, false, &sbi.devices)
                 .map_err(|e| report(sbi, nid, &e))?
                 .add(block_in_chunk)
-                .ok_or_else(|| report(sbi, nid, &crate::format::Error::Corrupted("chunk block", index)))?;
+                .ok_or_else(|| {
+                    report(
+                        sbi,
+                        nid,
+                        &crate::format::Error::Corrupted("chunk block", index),
+                    )
+                })?;
             let (file, blocks) = sbi.device(at.device).ok_or(EINVAL)?;
             if at.blk >= blocks {
                 return Err(report(
@@ -96,7 +106,12 @@ fn locate<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Source<'a>>
 /// Fills `out` (one block) with file block `index` of `ii`, zero-padded past EOF.
 /// Returns the number of file bytes in the block (0 for holes and beyond EOF is
 /// fine: the caller knows the file size).
-pub(crate) fn read_block(sbi: &SbInfo, ii: &InodeInfo, index: u64, out: &mut [u8]) -> Result<usize> {
+pub(crate) fn read_block(
+    sbi: &SbInfo,
+    ii: &InodeInfo,
+    index: u64,
+    out: &mut [u8],
+) -> Result<usize> {
     match locate(sbi, ii, index)? {
         Source::Zeros => {
             out.fill(0);

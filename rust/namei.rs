@@ -25,7 +25,10 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<InodeRef>> {
         let len = read_block(sbi, ii, mid, &mut buf)?;
         let block = DirBlock::new(buf.get(..len).ok_or(EINVAL)?)
             .map_err(|e| report(sbi, ii.disk.nid, &e))?;
-        match block.search(name).map_err(|e| report(sbi, ii.disk.nid, &e))? {
+        match block
+            .search(name)
+            .map_err(|e| report(sbi, ii.disk.nid, &e))?
+        {
             Ok(i) => {
                 let nid = block.get(i).map_err(|e| report(sbi, ii.disk.nid, &e))?.nid;
                 return iget(dir.sb(), nid).map(Some);

@@ -11,9 +11,9 @@ use crate::format::superblock::{
     SuperBlock as DiskSuper, DEVT_SLOT_SIZE, INCOMPAT_DEVICE_TABLE, INCOMPAT_XATTR_PREFIXES,
 };
 use crate::format::verity::{self as fv, Descriptor, Geometry, COMPAT_RERO_VERITY, DIGEST_SIZE};
-use crate::verity::{Blob, KernelSha, Tree};
 use crate::format::xattr::MAX_PREFIX_TABLE_BYTES;
 use crate::format::{self, block_pos, BLOCK_SIZE};
+use crate::verity::{Blob, KernelSha, Tree};
 use crate::vfs::{
     self, BackingFile, MountOptions, NewSuperBlock, SeqFile, StatFs, SuperBlock, SuperParams,
     VerityMode,
@@ -113,7 +113,10 @@ fn open_devices(
     };
     let blobdir = opts.blobdir();
     if blobdir.is_some() && opts.device_count() != 0 {
-        pr_err!("({}): blobdir= and device= cannot be used together\n", shown);
+        pr_err!(
+            "({}): blobdir= and device= cannot be used together\n",
+            shown
+        );
         return Err(EINVAL);
     }
     if opts.device_count() != 0 && opts.device_count() != usize::from(extra) {
@@ -130,7 +133,12 @@ fn open_devices(
     for i in 0..extra {
         let pos = disk.device_slot_pos(i).unwrap_or(u64::MAX);
         if pos.saturating_add(DEVT_SLOT_SIZE as u64) > image_size {
-            pr_err!("({}): device slot {} at byte {} is beyond the image\n", shown, i, pos);
+            pr_err!(
+                "({}): device slot {} at byte {} is beyond the image\n",
+                shown,
+                i,
+                pos
+            );
             return Err(vfs::efscorrupted());
         }
         file.read_exact_at(shown, pos, &mut raw)?;
@@ -160,7 +168,11 @@ fn open_devices(
             }
             (None, None) => {
                 if slot.tag().is_empty() {
-                    pr_err!("({}): device slot {} has an empty tag and no device= option\n", shown, i);
+                    pr_err!(
+                        "({}): device slot {} has an empty tag and no device= option\n",
+                        shown,
+                        i
+                    );
                     return Err(EINVAL);
                 }
                 tag_path.extend_from_slice(slot.tag(), GFP_KERNEL)?;
@@ -172,10 +184,21 @@ fn open_devices(
             }
         };
         let dev = BackingFile::open(path).inspect_err(|e| {
-            pr_err!("({}): cannot open device {} ({}): {:?}\n", shown, i + 1, path, e);
+            pr_err!(
+                "({}): cannot open device {} ({}): {:?}\n",
+                shown,
+                i + 1,
+                path,
+                e
+            );
         })?;
         if !dev.is_file_or_bdev() {
-            pr_err!("({}): device {} ({}) is not a regular file or block device\n", shown, i + 1, path);
+            pr_err!(
+                "({}): device {} ({}) is not a regular file or block device\n",
+                shown,
+                i + 1,
+                path
+            );
             return Err(EINVAL);
         }
         let need = block_pos(slot.blocks);
@@ -248,10 +271,16 @@ fn load_long_prefixes(
         return Ok((table, 0));
     };
     if disk.packed_nid != 0 {
-        pr_err!("({}): xattr name prefixes in a packed inode are not supported\n", shown);
+        pr_err!(
+            "({}): xattr name prefixes in a packed inode are not supported\n",
+            shown
+        );
         return Err(vfs::eopnotsupp());
     }
-    let len = core::cmp::min(image_size.saturating_sub(pos), MAX_PREFIX_TABLE_BYTES as u64);
+    let len = core::cmp::min(
+        image_size.saturating_sub(pos),
+        MAX_PREFIX_TABLE_BYTES as u64,
+    );
     table.extend_with(len as usize, 0, GFP_KERNEL)?;
     file.read_exact_at(shown, pos, &mut table)?;
     format::xattr::LongPrefixTable::parse(&table, disk.xattr_prefix_count).map_err(|e| {
@@ -302,7 +331,12 @@ enum Trust {
 /// Reads and checks the trailer block of a blob whose data area is `data_size`
 /// bytes: the fs-verity descriptor (its `data_size` must match) and whatever
 /// follows it. The descriptor is not trusted until its digest is compared.
-fn read_trailer(file: &BackingFile, data_size: u64, shown: &BStr, id: u16) -> Result<(Descriptor, KVec<u8>)> {
+fn read_trailer(
+    file: &BackingFile,
+    data_size: u64,
+    shown: &BStr,
+    id: u16,
+) -> Result<(Descriptor, KVec<u8>)> {
     let geo = Geometry::new(data_size).map_err(|_| vfs::efscorrupted())?;
     if file.size() < geo.blob_size() {
         pr_err!(
@@ -339,7 +373,10 @@ fn parse_digest_opt(v: &CStr, shown: &BStr) -> Result<[u8; DIGEST_SIZE]> {
         .strip_prefix(b"sha256:")
         .and_then(fv::parse_hex_digest)
         .ok_or_else(|| {
-            pr_err!("({}): digest= must be sha256: and 64 lowercase hex digits\n", shown);
+            pr_err!(
+                "({}): digest= must be sha256: and 64 lowercase hex digits\n",
+                shown
+            );
             EINVAL
         })
 }
@@ -354,7 +391,10 @@ fn open_metadata_blob(
 ) -> Result<(Blob, Trust)> {
     let has_verity = disk.feature_compat & COMPAT_RERO_VERITY != 0;
     let mode = opts.verity();
-    let digest_opt = opts.digest().map(|d| parse_digest_opt(d, shown)).transpose()?;
+    let digest_opt = opts
+        .digest()
+        .map(|d| parse_digest_opt(d, shown))
+        .transpose()?;
     if mode == VerityMode::Off {
         if digest_opt.is_some() {
             pr_err!("({}): digest= cannot be checked with verity=off\n", shown);
@@ -367,7 +407,11 @@ fn open_metadata_blob(
             pr_err!(
                 "({}): the image has no verity trees, refused ({})\n",
                 shown,
-                if digest_opt.is_some() { "digest= given" } else { "verity=require" }
+                if digest_opt.is_some() {
+                    "digest= given"
+                } else {
+                    "verity=require"
+                }
             );
             return Err(EPERM);
         }
@@ -503,7 +547,11 @@ pub(crate) fn fill_super(
     let sb = new.init(&params, info);
     let root = crate::inode::iget(sb.sb(), root_nid)?;
     if !root.info()?.is_dir() {
-        pr_err!("({}): root inode {} is not a directory\n", sb.sb().info().name(), root_nid);
+        pr_err!(
+            "({}): root inode {} is not a directory\n",
+            sb.sb().info().name(),
+            root_nid
+        );
         return Err(vfs::efscorrupted());
     }
     let info = sb.sb().info();
@@ -531,8 +579,10 @@ pub(crate) fn statfs(sb: &SuperBlock) -> StatFs {
         blocks: d.blocks.into(),
         files: d.inos,
         fsid: [
-            u32::from_le_bytes([u[0], u[1], u[2], u[3]]) ^ u32::from_le_bytes([u[8], u[9], u[10], u[11]]),
-            u32::from_le_bytes([u[4], u[5], u[6], u[7]]) ^ u32::from_le_bytes([u[12], u[13], u[14], u[15]]),
+            u32::from_le_bytes([u[0], u[1], u[2], u[3]])
+                ^ u32::from_le_bytes([u[8], u[9], u[10], u[11]]),
+            u32::from_le_bytes([u[4], u[5], u[6], u[7]])
+                ^ u32::from_le_bytes([u[12], u[13], u[14], u[15]]),
         ],
     }
 }

@@ -70,7 +70,11 @@ fn new_block() -> Result<KBox<Block>> {
 impl Blob {
     /// A blob read as it is.
     pub(crate) fn unverified(file: BackingFile, id: u16) -> Self {
-        Self { file, id, tree: None }
+        Self {
+            file,
+            id,
+            tree: None,
+        }
     }
 
     /// A blob whose every block is checked against `tree`.
@@ -96,7 +100,11 @@ impl Blob {
         };
         let end = pos.checked_add(buf.len() as u64).ok_or(EINVAL)?;
         if end > tree.geo.data_size {
-            return Err(vfs::efscorrupted_report(image, "read beyond the verified data", pos));
+            return Err(vfs::efscorrupted_report(
+                image,
+                "read beyond the verified data",
+                pos,
+            ));
         }
         let bs = BLOCK_SIZE as u64;
         let mut done = 0usize;

@@ -38,7 +38,12 @@ pub(crate) fn efscorrupted() -> Error {
 /// returns `EFSCORRUPTED`.
 pub(crate) fn efscorrupted_report(image: &kernel::str::BStr, what: &str, pos: u64) -> Error {
     if ratelimit() {
-        pr_err!("({}): {} at byte {} lies beyond the image\n", image, what, pos);
+        pr_err!(
+            "({}): {} at byte {} lies beyond the image\n",
+            image,
+            what,
+            pos
+        );
     }
     efscorrupted()
 }
@@ -74,7 +79,10 @@ mod c {
         pub(super) fn rerofs_init_fs_context(fc: *mut bindings::fs_context) -> c_int;
         pub(super) fn rerofs_file_size(file: *mut bindings::file) -> bindings::loff_t;
         pub(super) fn rerofs_file_mode(file: *mut bindings::file) -> bindings::umode_t;
-        pub(super) fn rerofs_dentry_name(dentry: *const bindings::dentry, len: *mut u32) -> *const u8;
+        pub(super) fn rerofs_dentry_name(
+            dentry: *const bindings::dentry,
+            len: *mut u32,
+        ) -> *const u8;
         pub(super) fn rerofs_folio_pos(folio: *mut c_void) -> bindings::loff_t;
         pub(super) fn rerofs_folio_size(folio: *mut c_void) -> usize;
         pub(super) fn rerofs_folio_inode(folio: *mut c_void) -> *mut bindings::inode;
@@ -321,7 +329,12 @@ pub(crate) fn sha256(data: &[u8]) -> Result<[u8; 32]> {
 pub(crate) fn verify_pkcs7(msg: &[u8], sig: &[u8]) -> Result {
     // SAFETY: Both buffers are readable for their lengths for the whole call.
     to_result(unsafe {
-        c::rerofs_verify_pkcs7(msg.as_ptr().cast(), msg.len(), sig.as_ptr().cast(), sig.len())
+        c::rerofs_verify_pkcs7(
+            msg.as_ptr().cast(),
+            msg.len(),
+            sig.as_ptr().cast(),
+            sig.len(),
+        )
     })
 }
 
@@ -351,14 +364,20 @@ impl<T> OnceSlots<T> {
     pub(crate) fn new(len: usize) -> Result<Self> {
         let mut slots = KVVec::with_capacity(len, GFP_KERNEL)?;
         for _ in 0..len {
-            slots.push(core::sync::atomic::AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+            slots.push(
+                core::sync::atomic::AtomicPtr::new(ptr::null_mut()),
+                GFP_KERNEL,
+            )?;
         }
         Ok(Self { slots })
     }
 
     /// The value in slot `i`, if it has one.
     pub(crate) fn get(&self, i: usize) -> Option<&T> {
-        let p = self.slots.get(i)?.load(core::sync::atomic::Ordering::Acquire);
+        let p = self
+            .slots
+            .get(i)?
+            .load(core::sync::atomic::Ordering::Acquire);
         // SAFETY: By the type invariant a non-null pointer is a live box owned by
         // `self` that is not freed while `self` (and so the returned borrow) lives.
         unsafe { p.as_ref() }
@@ -410,7 +429,11 @@ impl SeqFile {
     pub(crate) fn show_option(&mut self, name: &CStr, value: &CStr) {
         // SAFETY: The seq_file is valid for the callback; both strings are NUL terminated.
         unsafe {
-            c::rerofs_seq_show_option(self.0.as_ptr(), name.as_char_ptr().cast(), value.as_char_ptr().cast())
+            c::rerofs_seq_show_option(
+                self.0.as_ptr(),
+                name.as_char_ptr().cast(),
+                value.as_char_ptr().cast(),
+            )
         };
     }
 }
@@ -821,7 +844,11 @@ impl LockedFolio {
     }
 
     /// Runs `f` on page `index` of the folio, mapped.
-    pub(crate) fn with_page<R>(&mut self, index: usize, f: impl FnOnce(&mut [u8]) -> R) -> Result<R> {
+    pub(crate) fn with_page<R>(
+        &mut self,
+        index: usize,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R> {
         let offset = index.checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
         if offset >= self.size() {
             return Err(EINVAL);

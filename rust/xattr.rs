@@ -100,7 +100,9 @@ impl NameList<'_> {
         let Some(name) = e.full_name(long) else {
             return Ok(());
         };
-        if name.base_index == INDEX_LUSTRE || (name.base_index == INDEX_TRUSTED && !vfs::may_list_trusted()) {
+        if name.base_index == INDEX_LUSTRE
+            || (name.base_index == INDEX_TRUSTED && !vfs::may_list_trusted())
+        {
             return Ok(());
         }
         let need = name.len() + 1;

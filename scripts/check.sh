@@ -60,6 +60,14 @@ if [ -x "$HOME/.cargo/bin/cargo" ] && "$HOME/.cargo/bin/cargo" clippy --version 
 	fi
 fi
 
+# Formatting: rustfmt on the module, cargo fmt on the crates.
+if rustfmt --edition 2021 --check rust/*.rs >&2 && (cd rust/format && cargo fmt --check) >&2 &&
+	(cd tools && cargo fmt --check) >&2; then
+	passed=$((passed + 1)); echo "ok - rustfmt clean (module, format, tools)"
+else
+	failed=$((failed + 1)); echo "not ok - rustfmt clean (module, format, tools)"
+fi
+
 # Smoke run of the mkfs benchmark (the full one is `make bench`).
 t0=$(date +%s)
 if bash bench/mkfs.sh --smoke >&2; then
@@ -68,6 +76,14 @@ else
 	failed=$((failed + 1)); echo "not ok - mkfs benchmark smoke run (bench/mkfs.sh --smoke)"
 fi
 timings+=("bench smoke: $(( $(date +%s) - t0 )) s")
+# Smoke run of the read benchmark: one short guest boot, every peer mounted and read.
+t0=$(date +%s)
+if [ -f rerofs.ko ] && bash bench/read.sh --smoke >&2; then
+	passed=$((passed + 1)); echo "ok - read benchmark smoke run (bench/read.sh --smoke)"
+else
+	failed=$((failed + 1)); echo "not ok - read benchmark smoke run (bench/read.sh --smoke)"
+fi
+timings+=("read bench smoke (one guest boot): $(( $(date +%s) - t0 )) s")
 
 # Selftests in the guest; their last line is `N passed, N failed`.
 if [ -f rerofs.ko ]; then

@@ -3,6 +3,10 @@
 
 usage: mktree.py main DIR      the main tree (dirs, regular files, symlinks, hard links)
        mktree.py special DIR   fifo, character and block devices, a socket
+       mktree.py xattr DIR     xattrs (user/trusted/security, security.capability,
+                               one xattr shared by many files), a POSIX ACL, hard
+                               links, sparse files, files for chunked layouts
+       mktree.py wide DIR      one directory with 10,000 entries (names up to 254 bytes)
 
 Must run as root (chown, mknod). Names and contents are the same on every run.
 """
@@ -176,16 +180,109 @@ def special_tree(g):
     set_meta(g.p("socket"), 0o755, 0, 0, g.tick())
 
 
+def xattr_tree(g):
+    g.dir(".")
+    setx = os.setxattr
+    # Per-file xattrs of every prefix, values of varying sizes (incl. empty).
+    g.dir("x")
+    for i in range(12):
+        rel = "x/f%02d" % i
+        g.file(rel, b"xattr file %d\n" % i)
+        p = g.p(rel)
+        setx(p, "user.i%02d" % i, b"v" * (i * 13))
+        if i % 2:
+            setx(p, "trusted.odd", b"T%d" % i)
+        if i % 3 == 0:
+            setx(p, "security.three", bytes(range(i, i + 40)))
+        if i == 5:
+            for k in range(12):
+                setx(p, "user.many.%02d" % k, b"%d" % k * (k + 1))
+            setx(p, "user.big", g.rand(1500))
+            setx(p, "user." + "n" * 200, b"long name")
+        set_meta(p, None, None, None, g.tick())
+    # security.capability (vfs_cap_data revision 2: cap_net_raw, cap_net_bind_service).
+    g.file("x/cap", b"capable\n", 0o755)
+    import struct
+    setx(g.p("x/cap"), "security.capability", struct.pack("<IIIII", 0x02000001, (1 << 13) | (1 << 10), 0, 0, 0))
+    set_meta(g.p("x/cap"), None, None, None, g.tick())
+    # The same xattrs on many files: mkfs.erofs puts them in the shared area.
+    g.dir("shared")
+    for i in range(40):
+        rel = "shared/s%02d" % i
+        g.file(rel, b"shared %d\n" % i)
+        setx(g.p(rel), "user.common", b"the same value on every file")
+        setx(g.p(rel), "trusted.common", b"trusted shared")
+        setx(g.p(rel), "user.own", b"own %d" % i)
+        set_meta(g.p(rel), None, None, None, g.tick())
+    # xattrs on a directory and on a symlink (trusted.* works on symlinks).
+    setx(g.p("shared"), "user.dir", b"on a directory")
+    g.symlink("x/link", "f00")
+    setx(g.p("x/link"), "trusted.onlink", b"on a symlink", follow_symlinks=False)
+    # POSIX ACLs: uid 1234 denied, group 77 read; a default ACL on a directory.
+    g.file("acl-file", b"acl protected\n", 0o644)
+    g.dir("acl-dir", 0o755)
+    g.file("acl-dir/inside", b"inside\n")
+    # Hard links with xattrs.
+    g.file("hard-a", g.rand(9000))
+    setx(g.p("hard-a"), "user.hard", b"linked")
+    os.link(g.p("hard-a"), g.p("x/hard-b"))
+    os.link(g.p("hard-a"), g.p("shared/hard-c"))
+    # Sparse files: holes with a few written bytes.
+    g.dir("sparse")
+    for name, size, writes in (
+        ("hole-1m", 1 << 20, [(0, b"head"), (700000, b"middle"), ((1 << 20) - 4, b"tail")]),
+        ("hole-only", 3 * 65536 + 17, []),
+        ("hole-start", 5 * 4096 + 1, [(5 * 4096, b"!")]),
+        ("hole-3m", 3 << 20, [(65536 * 17 + 3, b"x" * 5000), ((2 << 20), b"y")]),
+    ):
+        p = g.p(os.path.join("sparse", name))
+        with open(p, "wb") as f:
+            f.truncate(size)
+            for off, data in writes:
+                f.seek(off)
+                f.write(data)
+        set_meta(p, 0o644, 0, 0, g.tick())
+    # Sizes around chunk boundaries (4 KiB, 64 KiB, 1 MiB chunks), random and repeated content.
+    g.dir("chunks")
+    for size in (1, 4095, 4096, 4097, 65535, 65536, 65537, 200000, (1 << 20) - 1, (1 << 20) + 1, 2 * (1 << 20) + 12345):
+        g.file("chunks/c%d" % size, g.rand(size))
+    g.file("chunks/dup-a", g.rand(65536) * 3)
+    g.file("chunks/dup-b", g.rand(4096) * 20 + b"end")
+
+
+def acl_tree_fixup(g):
+    import subprocess
+    subprocess.run(["setfacl", "-m", "u:1234:---,g:77:r--,m::r--", g.p("acl-file")], check=True)
+    subprocess.run(["setfacl", "-m", "u:1234:---", "-d", "-m", "u:1234:r-x", g.p("acl-dir")], check=True)
+    set_meta(g.p("acl-file"), None, None, None, 777)
+
+
+def wide_tree(g):
+    g.dir(".")
+    g.dir("wide")
+    for i in range(10000):
+        # Lengths 6..254: dirent blocks with very different entry counts.
+        name = "w%05d" % i + "_" * ((i * 7) % 249)
+        if i % 1000 == 500:
+            g.dir(os.path.join("wide", name))
+        elif i % 333 == 1:
+            g.symlink(os.path.join("wide", name), "w%05d" % (i - 1))
+        else:
+            g.file(os.path.join("wide", name), b"" if i % 2 else b"%d\n" % i)
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("main", "special"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("main", "special", "xattr", "wide"):
         sys.exit(__doc__)
     root = sys.argv[2]
     if os.path.exists(root):
         sys.exit("mktree: %s exists" % root)
     os.umask(0)
     g = Gen(root)
-    (main_tree if sys.argv[1] == "main" else special_tree)(g)
+    {"main": main_tree, "special": special_tree, "xattr": xattr_tree, "wide": wide_tree}[sys.argv[1]](g)
     g.finish()
+    if sys.argv[1] == "xattr":
+        acl_tree_fixup(g)
 
 
 if __name__ == "__main__":

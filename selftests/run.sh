@@ -49,6 +49,8 @@ ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 rm -rf "$out" && mkdir -p "$out/trees" "$out/images" || fail_setup "cannot create $out"
 python3 "$here/mktree.py" main "$out/trees/main" || fail_setup "mktree main failed"
 python3 "$here/mktree.py" special "$out/trees/special" || fail_setup "mktree special failed"
+python3 "$here/mktree.py" xattr "$out/trees/xattr" || fail_setup "mktree xattr failed"
+python3 "$here/mktree.py" wide "$out/trees/wide" || fail_setup "mktree wide failed"
 
 # ---------------------------------------------------------------- images
 mkimg() { # NAME TREE MKFS-OPTIONS...
@@ -79,6 +81,31 @@ src_fields=type,mode,size,uid,gid,nlink,target,content,inogroups
 	# No superblock checksum (feature_compat SB_CHKSUM clear): must mount.
 	mkimg nosbcrc main/nested -T0 -U $uuid -Enosbcrc
 	echo "good nosbcrc main/nested $src_fields -"
+	# xattrs of every namespace (inline and shared), security.capability, POSIX
+	# ACLs, hard links, sparse files, sizes around chunk boundaries.
+	x_fields=$src_fields,xattr
+	mkimg xattr xattr -T0 -U $uuid
+	echo "good xattr xattr $x_fields statfs,dirpos,reads,acl"
+	mkimg xattr-compact xattr -T0 -U $uuid -Eforce-inode-compact
+	echo "good xattr-compact xattr $x_fields -"
+	mkimg xattr-extended xattr -T0 -U $uuid -Eforce-inode-extended
+	echo "good xattr-extended xattr $x_fields -"
+	# Chunk-based files: 4-byte block maps, and 8-byte chunk indexes.
+	for cs in 4096 65536 1048576; do
+		mkimg chunk$cs xattr -T0 -U $uuid --chunksize=$cs
+		echo "good chunk$cs xattr $x_fields statfs,reads"
+	done
+	mkimg chunk65536-idx xattr -T0 -U $uuid --chunksize=65536 -Eforce-chunk-indexes
+	echo "good chunk65536-idx xattr $x_fields reads"
+	# File data in a separate blob device (--blobdev): given as a file, and as a
+	# read-only loop device.
+	mkimg blobdev xattr -T0 -U $uuid --chunksize=65536 --blobdev="$out/images/blobdev.blob"
+	echo "good blobdev xattr $x_fields statfs,reads,blobloop"
+	# 10,000 entries in one directory, names up to 254 bytes.
+	mkimg wide wide -T0 -U $uuid
+	echo "good wide wide $src_fields dirpos,lookups"
+	mkimg wide-compact wide -T0 -U $uuid -Eforce-inode-compact
+	echo "good wide-compact wide $src_fields -"
 } >"$list"
 
 # Manifests of the source trees (all metadata + content hashes): the guest
@@ -124,6 +151,8 @@ done
 head -c 3145728 /dev/urandom >"$out/trees/verity/dup1"
 cp "$out/trees/verity/dup1" "$out/trees/verity/dup2"
 setfattr -n user.verity -v "an xattr under verity" "$out/trees/verity/dup1"
+# A 255-byte name (EROFS_NAME_LEN; mkfs.erofs 1.5 cannot write one, rerofs mkfs can).
+echo "longest name" >"$out/trees/verity/$(printf 'n%.0s' $(seq 255))"
 # A second layer, in a blob of its own (--blob-per-layer): a multi-blob image.
 mkdir -p "$out/trees/verity-layer2/layer2"
 head -c 1500000 /dev/urandom >"$out/trees/verity-layer2/layer2/random"
@@ -161,6 +190,9 @@ cp "$vd/unsigned.img" "$vd/untrusted.img"
 "$rerofs" sign --key "$vd/keys/untrusted.key" --cert "$vd/keys/untrusted.pem" "$vd/untrusted.img" || fail_setup "rerofs sign (untrusted) failed"
 cp "$vd/unsigned.img" "$vd/leaf.img"
 "$rerofs" sign --key "$vd/keys/leaf.key" --cert "$vd/keys/leaf.pem" "$vd/leaf.img" || fail_setup "rerofs sign (leaf) failed"
+# blobdir= must refuse a tag that is not a content address (a path escape).
+python3 "$here/sbtool.py" corrupt "$vd/noverity/meta.img" "$vd/badtag.img" "tag0=../../../../etc/passwd" ||
+	fail_setup "sbtool tag0 failed"
 # Stripped: the signed image with its signature bytes and sig_size zeroed.
 python3 - "$vd/signed/meta.img" "$vd/stripped.img" <<'PY' || fail_setup "cannot strip the signature"
 import shutil, struct, sys

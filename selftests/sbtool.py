@@ -8,7 +8,7 @@ usage: sbtool.py info IMG
                                               SB_CHKSUM is set (unless an edit is
                                               "badcrc" or "keepcrc")
 EDITs: magic=0xHEX  blkszbits=N  incompat|=0xHEX  compat&=~0xHEX  badcrc  keepcrc
-       truncate=N (bytes; applied last)
+       truncate=N (bytes; applied last)  tag0=STRING (first device slot's tag)
 
 The superblock is at byte 1024. Its crc32c (Castagnoli, seed ~0, no final xor,
 as the kernel's crc32c() is used by erofs) covers bytes [1024, 4096) with the
@@ -94,6 +94,11 @@ def corrupt(src, dst, edits):
             fix_crc = False
         elif e.startswith("truncate="):
             truncate = int(e[9:], 0)
+        elif e.startswith("tag0="):
+            # The first device slot's tag (devt_slotoff * 128), NUL padded.
+            slot = struct.unpack_from("<H", img, SB_OFF + 0x58)[0] * 128
+            tag = e[5:].encode()[:64]
+            img[slot:slot + 64] = tag + b"\0" * (64 - len(tag))
         else:
             sys.exit("sbtool: unknown edit %r" % e)
     if "badcrc" in edits:

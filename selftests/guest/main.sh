@@ -153,12 +153,12 @@ copy_image() { # NAME: copy images/NAME.img into the tmpfs
 	cp "$IMAGES/$1.img" "$WORK/img/$1.img"
 }
 
-mount_rerofs() { # SRC DIR
+mount_rerofs() { # SRC DIR [OPTIONS]
 	local src=$1 dir=$2 rc
 	require_rerofs || return 1
 	mkdir -p "$dir"
 	dmesg_mark
-	timeout -k 5 300 mount -t rerofs -o ro "$src" "$dir"
+	timeout -k 5 300 mount -t rerofs -o "ro${3:+,$3}" "$src" "$dir"
 	rc=$?
 	dmesg_new | grep -i rerofs
 	[ $rc = 0 ] || return $rc
@@ -173,10 +173,31 @@ mount_rerofs() { # SRC DIR
 	fi
 }
 
-mount_erofs() { # IMG DIR: the C driver, through a read-only loop device
+mount_erofs() { # IMG DIR [BLOB]: the C driver, through read-only loop devices
+	local opts=loop,ro
 	mkdir -p "$2"
-	mount -t erofs -o loop,ro "$1" "$2" || return 1
-	findmnt -n -o SOURCE,FSTYPE --mountpoint "$2"
+	if [ -n "${3:-}" ]; then
+		loop_setup "$3" || return 1
+		opts=$opts,device=$LOOPDEV
+	fi
+	mount -t erofs -o "$opts" "$1" "$2" || return 1
+	findmnt -n -o SOURCE,FSTYPE,OPTIONS --mountpoint "$2"
+}
+
+copy_blob() { # NAME: the image's blob device (--blobdev), if it has one
+	[ -f "$IMAGES/$1.blob" ] || return 0
+	cp "$IMAGES/$1.blob" "$WORK/img/$1.blob"
+}
+
+acl_enforced() { # R: the POSIX ACL of acl-file denies uid 1234 and lets gid 77 read
+	is_mounted "$1" || { echo "$1 is not mounted"; return 1; }
+	getfacl -n "$1/acl-file" 2>&1
+	if setpriv --reuid=1234 --regid=1234 --clear-groups cat "$1/acl-file" >/dev/null 2>&1; then
+		echo "uid 1234 could read acl-file: the ACL (u:1234:---) is not enforced"; return 1
+	fi
+	setpriv --reuid=4321 --regid=77 --clear-groups cat "$1/acl-file" >/dev/null ||
+		{ echo "gid 77 could not read acl-file (g:77:r--)"; return 1; }
+	echo "u:1234 denied, g:77 allowed, as the ACL says"
 }
 
 do_umount() { # DIR
@@ -325,8 +346,14 @@ all_tests() {
 				case ,$extras, in *,$c,*) checks+=,$c ;; esac
 			done
 			step copy_image "$name"
-			ktest "$name: mount -t rerofs (image file)" mount_rerofs "$img" "$r"
-			ktest "$name: mount -t erofs (C driver, loop)" mount_erofs "$img" "$e"
+			step copy_blob "$name"
+			blob= bopt=
+			[ -f "$IMAGES/$name.blob" ] && blob=$WORK/img/$name.blob bopt=device=$blob
+			for c in statfs dirpos; do
+				case ,$extras, in *,$c,*) checks+=,$c ;; esac
+			done
+			ktest "$name: mount -t rerofs (image file${blob:+, blob device as a file})" mount_rerofs "$img" "$r" "$bopt"
+			ktest "$name: mount -t erofs (C driver, loop)" mount_erofs "$img" "$e" "$blob"
 			step run_suite "$res" "$r" "$e" --manifest "$DATA/manifests/${tree//\//_}.json" "$fields" --checks "$checks"
 			ktest "$name: rerofs == erofs (names, type mode size uid gid nlink mtime target rdev content, hard links, d_type/d_ino)" result "$res" compare
 			ktest "$name: rerofs == source tree ($fields)" result "$res" source
@@ -339,6 +366,26 @@ all_tests() {
 			esac
 			case ,$extras, in *,readonly,*)
 				ktest "$name: writes fail on the rerofs mount" result "$res" readonly ;;
+			esac
+			case ,$extras, in *,statfs,*)
+				ktest "$name: statfs rerofs == erofs (f_type f_bsize f_blocks f_files f_ffree f_namemax)" result "$res" statfs ;;
+			esac
+			case ,$extras, in *,dirpos,*)
+				ktest "$name: getdents with 64-byte buffers and telldir/seekdir resume correctly (rerofs == erofs)" result "$res" dirpos ;;
+			esac
+			case ,$extras, in *,acl,*)
+				ktest "$name: POSIX ACL enforced on the rerofs mount" acl_enforced "$r" ;;
+			esac
+			case ,$extras, in *,blobloop,*)
+				l=$WORK/$name/rerofs-blobloop
+				LOOPDEV=
+				step loop_setup "$blob"
+				ktest "$name: mount -t rerofs with the blob device as a loop device (${LOOPDEV:-?})" mount_rerofs "$img" "$l" "device=${LOOPDEV:-/dev/no-loop-device}"
+				step run_suite "$res-blobloop" "$l" "$e" --checks compare,reads
+				ktest "$name: rerofs (blob on a loop device) == erofs" result "$res-blobloop" compare
+				ktest "$name: pread/mmap rerofs (blob on a loop device) == erofs" result "$res-blobloop" reads
+				ktest "$name: umount rerofs (blob on a loop device)" do_umount "$l"
+				;;
 			esac
 			case ,$extras, in *,loop,*)
 				l=$WORK/$name/rerofs-loop
@@ -360,7 +407,7 @@ all_tests() {
 			esac
 			ktest "$name: umount rerofs" do_umount "$r"
 			step do_umount "$e" >/dev/null
-			step rm -f "$img"
+			step rm -f "$img" "$WORK/img/$name.blob"
 			;;
 		bad)
 			ktest "$name: refused ($tree)" mount_refused "$IMAGES/$name.img" "$r"

@@ -11,7 +11,8 @@ usage:
   treecmp.py compare [--fields F,...] A B
         A and B are directories or manifests; compare per path the fields (default
         all but mtime and dirsize): type mode size (regular files and symlinks)
-        dirsize uid gid nlink mtime target rdev content inogroups dirent.
+        dirsize uid gid nlink mtime target rdev content xattr inogroups dirent.
+        "xattr": every name listxattr gives and the sha256 of its getxattr value.
         "content" is the sha256 of the file as read(2) returns it (sha256sum);
         "inogroups": paths sharing an inode number (hard links) form the same
         groups in A and B, and the number of distinct inodes is the same;
@@ -32,7 +33,8 @@ usage:
         run several checks in one process (each tree is recorded once) and write
         OUTDIR/CHECK.rc and OUTDIR/CHECK.log for each; CHECK is one of compare
         (A vs B, all fields), source (A vs manifest M with FIELDS), order,
-        lookups, reads, readonly (of A).
+        lookups, reads, readonly (of A), statfs (A vs B), dirpos (tiny getdents
+        buffers and telldir/seekdir, A vs B).
 Exit status: 0 equal / check passed, 1 differences, 2 usage or unexpected error.
 """
 import errno
@@ -42,13 +44,14 @@ import mmap
 import os
 import random
 import stat
+import struct
 import subprocess
 import sys
 import time
 import traceback
 
 ALL_FIELDS = ["type", "mode", "size", "dirsize", "uid", "gid", "nlink", "mtime", "target", "rdev", "content",
-              "inogroups", "dirent"]
+              "xattr", "inogroups", "dirent"]
 DEFAULT_FIELDS = [f for f in ALL_FIELDS if f not in ("mtime", "dirsize")]
 MAX_REPORT = 30
 out = sys.stdout
@@ -132,8 +135,22 @@ class Tree:
                 h, _, rel = line.partition(b"  ./")
                 if rel in recs:
                     recs[rel]["content"] = h.decode()[:32]
+        cls.xattrs(root, recs)
         cls.dirents(root, recs)
         return cls(os.fsdecode(root), recs, errors)
+
+    @staticmethod
+    def xattrs(root, recs):
+        """Every xattr (listxattr, then getxattr of each name) as name=sha256."""
+        import hashlib
+        for rel, r in recs.items():
+            p = jp(root, rel)
+            try:
+                names = sorted(os.listxattr(p, follow_symlinks=False))
+                r["xattr"] = ";".join("%s=%s" % (n, hashlib.sha256(os.getxattr(p, n, follow_symlinks=False)).hexdigest()[:16])
+                                      for n in names)
+            except OSError as e:
+                r["xattr"] = "error: " + ename(e)
 
     @staticmethod
     def dirents(root, recs):
@@ -384,6 +401,114 @@ def readonly(a):
     return 1 if rep.n else 0
 
 
+def statfs(a, b):
+    """statfs(2) of A and B agree: f_type (stat -f), f_bsize, f_blocks, f_files,
+    f_ffree, f_namemax."""
+    rep = Report()
+    va, vb = os.statvfs(a), os.statvfs(b)
+    for k in ("f_bsize", "f_blocks", "f_bfree", "f_files", "f_ffree", "f_namemax"):
+        if getattr(va, k) != getattr(vb, k):
+            rep.diff("%s: %d vs %d" % (k, getattr(va, k), getattr(vb, k)))
+    ta = subprocess.run(["stat", "-f", "-c", "%t", a], stdout=subprocess.PIPE).stdout.strip()
+    tb = subprocess.run(["stat", "-f", "-c", "%t", b], stdout=subprocess.PIPE).stdout.strip()
+    if ta != tb:
+        rep.diff("f_type: %s vs %s" % (ta.decode(), tb.decode()))
+    print("# statfs: f_type %s f_bsize %d f_blocks %d f_files %d f_ffree %d f_namemax %d: %d differences" % (
+        ta.decode(), va.f_bsize, va.f_blocks, va.f_files, va.f_ffree, va.f_namemax, rep.n), file=out)
+    return 1 if rep.n else 0
+
+
+def getdents_names(path, bufsize):
+    """Names from getdents64(2) with a buffer of bufsize bytes (tiny buffers make
+    the file system resume from its own offsets after every entry or two)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    names = []
+    try:
+        buf = ctypes.create_string_buffer(bufsize)
+        while True:
+            n = libc.syscall(217, fd, buf, bufsize)  # SYS_getdents64 on x86_64
+            if n < 0:
+                raise OSError(ctypes.get_errno(), "getdents64")
+            if n == 0:
+                return names
+            raw, pos = buf.raw[:n], 0
+            while pos < n:
+                reclen = struct.unpack_from("<H", raw, pos + 16)[0]
+                names.append(raw[pos + 19:pos + reclen].split(b"\0", 1)[0])
+                pos += reclen
+    finally:
+        os.close(fd)
+
+
+def seek_resume(path):
+    """telldir/seekdir: remember the position after every 7th entry, read on,
+    seek back to each remembered position: what follows must be the same."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.opendir.restype = ctypes.c_void_p
+    libc.readdir64.restype = ctypes.c_void_p
+    libc.readdir64.argtypes = [ctypes.c_void_p]
+    libc.telldir.restype = ctypes.c_long
+    libc.telldir.argtypes = [ctypes.c_void_p]
+    libc.seekdir.argtypes = [ctypes.c_void_p, ctypes.c_long]
+    libc.closedir.argtypes = [ctypes.c_void_p]
+    d = libc.opendir(fsb(path))
+    if not d:
+        raise OSError(ctypes.get_errno(), "opendir")
+
+    def name(ent):
+        return ctypes.string_at(ent + 19)
+
+    try:
+        seq, marks = [], []
+        while True:
+            if len(seq) % 7 == 0:
+                marks.append((len(seq), libc.telldir(d)))
+            ent = libc.readdir64(d)
+            if not ent:
+                break
+            seq.append(name(ent))
+        bad = 0
+        for idx, pos in marks[::-1]:
+            libc.seekdir(d, pos)
+            ent = libc.readdir64(d)
+            got = name(ent) if ent else None
+            want = seq[idx] if idx < len(seq) else None
+            if got != want:
+                bad += 1
+        return seq, bad
+    finally:
+        libc.closedir(d)
+
+
+def dirpos(a, b, dirs):
+    """Every directory: getdents64 with a 64-byte buffer lists what a 32 KiB
+    buffer lists, in the same order, in A and in B; telldir/seekdir resume at the
+    same entry (A)."""
+    rep = Report()
+    for rel in sorted(dirs):
+        try:
+            big_a = getdents_names(jp(a, rel), 32768)
+            tiny_a = getdents_names(jp(a, rel), 64)
+            tiny_b = getdents_names(jp(b, rel), 64)
+            seq, bad = seek_resume(jp(a, rel))
+        except OSError as e:
+            rep.diff("%s: %s" % (show(rel), ename(e)))
+            continue
+        if tiny_a != big_a:
+            rep.diff("%s: 64-byte getdents gives %d entries, 32 KiB gives %d (or another order)" % (show(rel), len(tiny_a), len(big_a)))
+        if tiny_a != tiny_b:
+            rep.diff("%s: 64-byte getdents differs between A and B" % show(rel))
+        if seq != big_a:
+            rep.diff("%s: readdir(3) sequence differs from getdents" % show(rel))
+        if bad:
+            rep.diff("%s: %d seekdir positions resumed at another entry" % (show(rel), bad))
+    print("# dirpos: %d directories: %d differences" % (len(dirs), rep.n), file=out)
+    return 1 if rep.n else 0
+
+
 def cmd_suite(args):
     global out
     outdir, a, b = args[:3]
@@ -414,6 +539,8 @@ def cmd_suite(args):
         "lookups": lambda: lookups(a, b),
         "reads": lambda: reads(a, b, [(rel, r["size"]) for rel, r in tree(a).recs.items() if r.get("type") == "reg"]),
         "readonly": lambda: readonly(a),
+        "statfs": lambda: statfs(a, b),
+        "dirpos": lambda: dirpos(a, b, [rel for rel, r in tree(a).recs.items() if r.get("type") == "dir"]),
     }
     worst = 0
     for c in checks:

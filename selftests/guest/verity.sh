@@ -70,6 +70,16 @@ v_same() { # A B: treecmp compare (all fields but mtime)
 	timeout -k 5 600 python3 "$TREECMP" compare --fields type,mode,size,uid,gid,nlink,target,rdev,content,inogroups,dirent "$1" "$2"
 }
 
+v_devices() { # DIR: the signed image with device= options instead of blobdir=
+	local tag opts=ro
+	while read -r tag; do opts+=",device=$WORK/img/v/blobs/$tag"; done <"$VD/devices.list"
+	mkdir -p "$1"
+	dmesg_mark
+	timeout -k 5 300 mount -t rerofs -o "$opts" "$WORK/img/v/meta.img" "$1" || { dmesg_new | grep rerofs; return 1; }
+	findmnt -n -o OPTIONS --mountpoint "$1"
+	v_readall "$1"
+}
+
 v_padd() { # add the leaf certificate to the secondary trusted keyring
 	command -v keyctl >/dev/null || { echo "keyctl not found"; return 1; }
 	keyctl padd asymmetric "" %:.secondary_trusted_keys <"$VD/leaf.der"
@@ -118,6 +128,14 @@ verity_tests() {
 		v_refused 'no verity trees' "$VD/noverity/meta.img" "$VD/noverity/blobs" "$m/x" verity=require
 	ktest "verity: image without trees, digest=: refused" \
 		v_refused 'no verity trees' "$VD/noverity/meta.img" "$VD/noverity/blobs" "$m/x" "digest=$d"
+	ktest "rerofs mkfs image: mount with -o device= (each blob, slot order) reads the source tree" v_devices "$m/devs"
+	step umount "$m/devs"
+	ktest "rerofs mkfs image without verity (--no-verity): mounts with blobdir=, unverified" \
+		v_mount_says 'verity: off' "$VD/noverity/meta.img" "$VD/noverity/blobs" "$m/nov"
+	ktest "rerofs mkfs image without verity reads the source tree" v_readall "$m/nov"
+	step umount "$m/nov"
+	ktest "blobdir=: a device slot tag that is not 64 hex digits (../../etc/passwd) is refused" \
+		v_refused 'not 64 lowercase hex digits' "$VD/badtag.img" "$VD/noverity/blobs" "$m/x"
 	ktest "verity: tamper campaign (one flipped byte per case, every region of every blob)" \
 		timeout -k 5 1200 python3 "$VT" tamper "$v/meta.img" "$v/blobs" "$m/t" "$VD/ref.json"
 	ktest "verity: partial blob (hole punched): EIO on the absent range, fine once the bytes arrive, no remount" \

@@ -75,7 +75,7 @@ impl Geometry {
     /// The tree of a data area of `data_size` bytes, as fs-verity's
     /// `fsverity_init_merkle_tree_params` computes it.
     pub fn new(data_size: u64) -> Result<Self, Error> {
-        if data_size % BLOCK_SIZE as u64 != 0 {
+        if !data_size.is_multiple_of(BLOCK_SIZE as u64) {
             return Err(Error::Corrupted("verity data size", data_size));
         }
         let mut g = Geometry {
@@ -171,7 +171,10 @@ impl Descriptor {
             .ok_or(Error::Truncated("verity descriptor"))?;
         let at = |i: usize| d.get(i).copied().unwrap_or(0);
         if at(0) != 1 {
-            return Err(Error::Unsupported("verity descriptor version", at(0).into()));
+            return Err(Error::Unsupported(
+                "verity descriptor version",
+                at(0).into(),
+            ));
         }
         if at(1) != HASH_ALG_SHA256 {
             return Err(Error::Unsupported("verity hash algorithm", at(1).into()));
@@ -188,9 +191,14 @@ impl Descriptor {
         }
         let data_size = le64(d, 8, "verity descriptor")?;
         let mut root_hash = [0u8; DIGEST_SIZE];
-        root_hash.copy_from_slice(d.get(16..16 + DIGEST_SIZE).ok_or(Error::Truncated("verity descriptor"))?);
+        root_hash.copy_from_slice(
+            d.get(16..16 + DIGEST_SIZE)
+                .ok_or(Error::Truncated("verity descriptor"))?,
+        );
         // The rest of the root hash field, the salt and the reserved bytes are 0.
-        if d.get(16 + DIGEST_SIZE..).is_some_and(|rest| rest.iter().any(|&b| b != 0)) {
+        if d.get(16 + DIGEST_SIZE..)
+            .is_some_and(|rest| rest.iter().any(|&b| b != 0))
+        {
             return Err(Error::Corrupted("verity descriptor reserved bytes", 0));
         }
         Ok(Descriptor {
@@ -359,7 +367,10 @@ mod tests {
     #[test]
     fn hex() {
         let h = "00ff10ab".repeat(8);
-        assert_eq!(parse_hex_digest(h.as_bytes()).unwrap()[..4], [0, 0xff, 0x10, 0xab]);
+        assert_eq!(
+            parse_hex_digest(h.as_bytes()).unwrap()[..4],
+            [0, 0xff, 0x10, 0xab]
+        );
         assert!(parse_hex_digest(b"00").is_none());
         assert!(parse_hex_digest("0F".repeat(32).as_bytes()).is_none());
     }

@@ -1943,3 +1943,51 @@ fn no_verity_keeps_plain_images() {
         assert!(stdout_of(&o).contains("Usage"), "{sub} --help");
     }
 }
+
+/// `make install` puts `mkfs.rerofs` and `fsck.rerofs` beside `rerofs`; util-linux's
+/// `mkfs -t rerofs` then runs `mkfs.rerofs`, and `fsck` runs `fsck.rerofs` for an
+/// fstab entry of type rerofs. (For a device that is not in fstab, fsck(8) goes by
+/// what blkid probes, `erofs`, and runs `fsck.erofs`: our images are EROFS images.)
+#[test]
+fn mkfs_t_and_fsck_t_find_our_tools() {
+    if !have("mkfs") || !have("fsck") {
+        eprintln!("util-linux mkfs/fsck not found: skipped");
+        return;
+    }
+    let (t, src, out, meta) = tree_and_out();
+    let bin = t.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    symlink(env!("CARGO_BIN_EXE_rerofs"), bin.join("mkfs.rerofs")).unwrap();
+    symlink(env!("CARGO_BIN_EXE_rerofs"), bin.join("fsck.rerofs")).unwrap();
+    let path = format!("{}:{}", s(&bin), std::env::var("PATH").unwrap_or_default());
+    let o = Command::new("mkfs")
+        .env("PATH", &path)
+        .args(["-t", "rerofs", "--chunk-size", "65536", s(&meta), s(&src)])
+        .output()
+        .expect("run mkfs");
+    ok(&o);
+    assert!(meta.is_file(), "mkfs -t rerofs wrote no image");
+    let fstab = t.path().join("fstab");
+    fs::write(&fstab, format!("{} /mnt rerofs ro 0 2\n", s(&meta))).unwrap();
+    let fsck = || {
+        Command::new("fsck")
+            .env("PATH", &path)
+            .env("FSTAB_FILE", &fstab)
+            .args(["-t", "rerofs", s(&meta)])
+            .output()
+            .expect("run fsck")
+    };
+    let o = fsck();
+    ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("rerofs fsck"),
+        "fsck did not run fsck.rerofs: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // A damaged blob makes `fsck` fail.
+    let blob = blobs_in(&out).into_iter().next().expect("a data blob");
+    let mut b = fs::read(&blob).unwrap();
+    b[100] ^= 1;
+    fs::write(&blob, b).unwrap();
+    assert!(!fsck().status.success(), "fsck passed a damaged blob");
+}

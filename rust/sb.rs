@@ -240,7 +240,7 @@ fn open_devices(
                 );
                 return Err(vfs::ebadmsg());
             }
-            Blob::verified(dev, id, Tree::new(&desc)?)
+            Blob::verified(dev, id, Tree::new(&desc)?)?
         } else {
             Blob::unverified(dev, id)
         };
@@ -448,7 +448,7 @@ fn open_metadata_blob(
         );
         Trust::SelfConsistent
     };
-    Ok((Blob::verified(file, 0, Tree::new(&desc)?), trust))
+    Ok((Blob::verified(file, 0, Tree::new(&desc)?)?, trust))
 }
 
 /// Sets up a new superblock for the image at `source`.

@@ -60,6 +60,10 @@ pub(crate) struct Blob {
     id: u16,
     /// `None` when the blob is read unverified.
     tree: Option<Tree>,
+    /// Verified blocks of the metadata blob read in part (inodes, directories,
+    /// xattrs, chunk tables), kept so that they are hashed once. Whole-block reads
+    /// (file data) are not kept here: the page cache holds those.
+    meta_blocks: Option<OnceSlots<Block>>,
 }
 
 /// Allocates one zeroed block on the heap (4 KiB is too much for the stack).
@@ -74,16 +78,25 @@ impl Blob {
             file,
             id,
             tree: None,
+            meta_blocks: None,
         }
     }
 
-    /// A blob whose every block is checked against `tree`.
-    pub(crate) fn verified(file: BackingFile, id: u16, tree: Tree) -> Self {
-        Self {
+    /// A blob whose every block is checked against `tree`. The metadata blob (id
+    /// 0) also keeps the blocks it reads in part.
+    pub(crate) fn verified(file: BackingFile, id: u16, tree: Tree) -> Result<Self> {
+        let meta_blocks = if id == 0 {
+            let n = usize::try_from(tree.geo.data_blocks()).map_err(|_| EINVAL)?;
+            Some(OnceSlots::new(n)?)
+        } else {
+            None
+        };
+        Ok(Self {
             file,
             id,
             tree: Some(tree),
-        }
+            meta_blocks,
+        })
     }
 
     /// True when reads are verified.
@@ -122,6 +135,18 @@ impl Blob {
                     dst.fill(0);
                     return Err(e);
                 }
+            } else if let Some(cache) = &self.meta_blocks {
+                let i = usize::try_from(blk).map_err(|_| EINVAL)?;
+                let b = match cache.get(i) {
+                    Some(b) => b,
+                    None => {
+                        let mut b = new_block()?;
+                        self.file.read_exact_at(blk * bs, &mut b[..])?;
+                        self.verify(image, tree, blk, &b[..])?;
+                        cache.set(i, b)?
+                    }
+                };
+                dst.copy_from_slice(b.get(in_blk..in_blk + n).ok_or(EINVAL)?);
             } else {
                 let b = match &mut bounce {
                     Some(b) => b,

@@ -288,8 +288,9 @@ void rerofs_fill_statfs(struct kstatfs *buf, u32 magic, u64 blocks, u64 files,
 	buf->f_blocks = blocks;
 	buf->f_bfree = 0;
 	buf->f_bavail = 0;
-	buf->f_files = files;
-	buf->f_ffree = 0;
+	/* As Linux 6.12's erofs_statfs: no inode limit, inos in use. */
+	buf->f_files = ULLONG_MAX;
+	buf->f_ffree = ULLONG_MAX - files;
 	buf->f_namelen = EROFS_NAME_LEN_FOR_STATFS;
 	buf->f_fsid.val[0] = fsid0;
 	buf->f_fsid.val[1] = fsid1;

@@ -574,9 +574,17 @@ pub(crate) fn fill_super(
 pub(crate) fn statfs(sb: &SuperBlock) -> StatFs {
     let d = &sb.info().disk;
     let u = d.uuid;
+    // As erofs_scan_devices sums them: the primary's blocks and every slot's.
+    let blocks = sb
+        .info()
+        .devices
+        .iter()
+        .fold(u64::from(d.blocks), |n, dev| {
+            n.saturating_add(dev.slot.blocks.into())
+        });
     StatFs {
         magic: format::SUPER_MAGIC,
-        blocks: d.blocks.into(),
+        blocks,
         files: d.inos,
         fsid: [
             u32::from_le_bytes([u[0], u[1], u[2], u[3]])

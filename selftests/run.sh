@@ -103,7 +103,7 @@ src_fields=type,mode,size,uid,gid,nlink,target,content,inogroups
 	echo "good blobdev xattr $x_fields statfs,reads,blobloop"
 	# 10,000 entries in one directory, names up to 254 bytes.
 	mkimg wide wide -T0 -U $uuid
-	echo "good wide wide $src_fields dirpos,lookups"
+	echo "good wide wide $src_fields dirpos"
 	mkimg wide-compact wide -T0 -U $uuid -Eforce-inode-compact
 	echo "good wide-compact wide $src_fields -"
 } >"$list"

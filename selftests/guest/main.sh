@@ -33,6 +33,8 @@ fi
 [ -f "$DATA/images.list" ] || { echo "main.sh: no $DATA/images.list; run selftests/run.sh --images-only on the host first" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/rerofs-selftest.XXXXXX) || exit 2
+# Other users must reach the mounts (the ACL test reads as uid 1234 and gid 77).
+chmod 755 "$WORK"
 OUT=$WORK/test.out
 trap cleanup EXIT
 # A tmpfs for the image copies (the guest's /tmp is an overlay on the host /tmp).
@@ -198,6 +200,8 @@ acl_enforced() { # R: the POSIX ACL of acl-file denies uid 1234 and lets gid 77 
 	setpriv --reuid=4321 --regid=77 --clear-groups cat "$1/acl-file" >/dev/null ||
 		{ echo "gid 77 could not read acl-file (g:77:r--)"; return 1; }
 	echo "u:1234 denied, g:77 allowed, as the ACL says"
+	# Without the ACL, mode 0644 would let uid 1234 read: the denial is the ACL's.
+	stat -c '%A %u:%g %n' "$1/acl-file"
 }
 
 do_umount() { # DIR

@@ -136,6 +136,10 @@ bad bad-incompat-8000 'incompat|=0x8000'
 bad truncated-half truncate=$(( size / 2 / 4096 * 4096 ))
 bad truncated-in-sb truncate=1100
 bad empty truncate=0
+# Compressed (lz4): refused at mount, naming the feature.
+mkfs.erofs --quiet -T0 -U $uuid -zlz4hc "$out/images/compressed-lz4.img" "$out/trees/main/nested" ||
+	fail_setup "mkfs.erofs -zlz4hc failed"
+echo "bad compressed-lz4 mkfs.erofs -zlz4hc" >>"$list"
 # ---------------------------------------------------------------- verity data
 # (selftests/guest/verity.sh describes what each file is for.)
 vd=$out/verity
@@ -190,6 +194,10 @@ cp "$vd/unsigned.img" "$vd/untrusted.img"
 "$rerofs" sign --key "$vd/keys/untrusted.key" --cert "$vd/keys/untrusted.pem" "$vd/untrusted.img" || fail_setup "rerofs sign (untrusted) failed"
 cp "$vd/unsigned.img" "$vd/leaf.img"
 "$rerofs" sign --key "$vd/keys/leaf.key" --cert "$vd/keys/leaf.pem" "$vd/leaf.img" || fail_setup "rerofs sign (leaf) failed"
+# Where the metadata structures of chunk65536.img are, for the corrupt campaign.
+"$rerofs" inspect --json "$out/images/chunk65536.img" >"$vd/chunk65536.inspect.json" &&
+	python3 "$here/guest/veritytest.py" ranges "$vd/chunk65536.inspect.json" "$vd/chunk65536.ranges" ||
+	fail_setup "cannot list the metadata of chunk65536.img"
 # blobdir= must refuse a tag that is not a content address (a path escape).
 python3 "$here/sbtool.py" corrupt "$vd/noverity/meta.img" "$vd/badtag.img" "tag0=../../../../etc/passwd" ||
 	fail_setup "sbtool tag0 failed"

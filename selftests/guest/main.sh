@@ -278,6 +278,13 @@ mount_refused() { # IMG DIR: pass when rerofs refuses the image, without an oops
 	fi
 }
 
+feature_named() { # PATTERN IMG DIR: refused, and the message matches PATTERN
+	require_rerofs || return 1
+	mount_refused "$2" "$3" >/dev/null 2>&1
+	dmesg_new | grep -i rerofs
+	dmesg_new | grep -i rerofs | grep -qiE "$1"
+}
+
 incompat_named() { # IMG DIR: the refusal of incompat bit 0x8000 names the bit
 	require_rerofs || return 1
 	mount_refused "$1" "$2" >/dev/null 2>&1
@@ -334,6 +341,15 @@ read_list() {
 	done
 }
 
+# EXTRAS that are treecmp suite checks, and what their test says.
+declare -A SUITE_EXTRAS=(
+	[lookups]="lookups: missing names give ENOENT, other errors as erofs"
+	[reads]="pread/mmap at block boundaries rerofs == erofs"
+	[readonly]="writes fail on the rerofs mount"
+	[statfs]="statfs rerofs == erofs (f_type f_bsize f_blocks f_files f_ffree f_namemax)"
+	[dirpos]="getdents with 64-byte buffers and telldir/seekdir resume correctly (rerofs == erofs)"
+)
+
 all_tests() {
 	local kind name tree fields extras img r e l res checks c
 	ktest "insmod rerofs.ko" insmod_test
@@ -346,37 +362,22 @@ all_tests() {
 			img=$WORK/img/$name.img
 			res=$WORK/$name/results
 			checks=compare,source,order
-			for c in lookups reads readonly; do
+			for c in "${!SUITE_EXTRAS[@]}"; do
 				case ,$extras, in *,$c,*) checks+=,$c ;; esac
 			done
 			step copy_image "$name"
 			step copy_blob "$name"
 			blob= bopt=
 			[ -f "$IMAGES/$name.blob" ] && blob=$WORK/img/$name.blob bopt=device=$blob
-			for c in statfs dirpos; do
-				case ,$extras, in *,$c,*) checks+=,$c ;; esac
-			done
 			ktest "$name: mount -t rerofs (image file${blob:+, blob device as a file})" mount_rerofs "$img" "$r" "$bopt"
 			ktest "$name: mount -t erofs (C driver, loop)" mount_erofs "$img" "$e" "$blob"
 			step run_suite "$res" "$r" "$e" --manifest "$DATA/manifests/${tree//\//_}.json" "$fields" --checks "$checks"
 			ktest "$name: rerofs == erofs (names, type mode size uid gid nlink mtime target rdev content, hard links, d_type/d_ino)" result "$res" compare
 			ktest "$name: rerofs == source tree ($fields)" result "$res" source
 			ktest "$name: readdir order rerofs == erofs" result "$res" order
-			case ,$extras, in *,lookups,*)
-				ktest "$name: lookups: missing names give ENOENT, other errors as erofs" result "$res" lookups ;;
-			esac
-			case ,$extras, in *,reads,*)
-				ktest "$name: pread/mmap at block boundaries rerofs == erofs" result "$res" reads ;;
-			esac
-			case ,$extras, in *,readonly,*)
-				ktest "$name: writes fail on the rerofs mount" result "$res" readonly ;;
-			esac
-			case ,$extras, in *,statfs,*)
-				ktest "$name: statfs rerofs == erofs (f_type f_bsize f_blocks f_files f_ffree f_namemax)" result "$res" statfs ;;
-			esac
-			case ,$extras, in *,dirpos,*)
-				ktest "$name: getdents with 64-byte buffers and telldir/seekdir resume correctly (rerofs == erofs)" result "$res" dirpos ;;
-			esac
+			for c in lookups reads readonly statfs dirpos; do
+				case ,$extras, in *,$c,*) ktest "$name: ${SUITE_EXTRAS[$c]}" result "$res" "$c" ;; esac
+			done
 			case ,$extras, in *,acl,*)
 				ktest "$name: POSIX ACL enforced on the rerofs mount" acl_enforced "$r" ;;
 			esac
@@ -417,6 +418,9 @@ all_tests() {
 			ktest "$name: refused ($tree)" mount_refused "$IMAGES/$name.img" "$r"
 			case $name in *incompat*)
 				ktest "$name: the refusal names the unknown incompat bit (0x8000)" incompat_named "$IMAGES/$name.img" "$r" ;;
+			esac
+			case $name in compressed*)
+				ktest "$name: the refusal names the compression feature" feature_named 'lz4|compr' "$IMAGES/$name.img" "$r" ;;
 			esac
 			;;
 		*)

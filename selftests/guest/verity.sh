@@ -10,16 +10,8 @@
 
 
 
-v_mount() { # IMG BLOBDIR DIR [OPTS]: mount with rerofs, show what dmesg says
-	local img=$1 blobdir=$2 dir=$3 opts=${4:-} rc
-	require_rerofs || return 1
-	mkdir -p "$dir"
-	dmesg_mark
-	timeout -k 5 300 mount -t rerofs -o "ro,blobdir=$blobdir${opts:+,$opts}" "$img" "$dir"
-	rc=$?
-	dmesg_new | grep -i rerofs
-	[ $rc = 0 ] && findmnt -n -o OPTIONS --mountpoint "$dir"
-	return $rc
+v_mount() { # IMG BLOBDIR DIR [OPTS]: mount with rerofs and blobdir=
+	mount_rerofs "$1" "$3" "blobdir=$2${4:+,$4}"
 }
 
 v_mount_says() { # PATTERN IMG BLOBDIR DIR [OPTS]: mounts, and dmesg matches PATTERN
@@ -80,6 +72,17 @@ v_devices() { # DIR: the signed image with device= options instead of blobdir=
 	v_readall "$1"
 }
 
+v_corrupt() { # IMG DIR: veritytest corrupt on a tmpfs copy, then dmesg must be clean
+	[ -f "$1" ] || { echo "$1 not found"; return 1; }
+	cp "$1" "$WORK/img/corrupt.img" || return 1
+	dmesg_mark
+	timeout -k 5 900 python3 "$VT" corrupt "$WORK/img/corrupt.img" "$2" 60 "$VD/chunk65536.ranges" || return 1
+	rm -f "$WORK/img/corrupt.img"
+	if dmesg_new | grep -E "$DMESG_BAD"; then return 1; fi
+	echo "rerofs said: $(dmesg_new | grep -c rerofs) lines, e.g.:"
+	dmesg_new | grep rerofs | sort -u -k3 | head -8
+}
+
 v_padd() { # add the leaf certificate to the secondary trusted keyring
 	command -v keyctl >/dev/null || { echo "keyctl not found"; return 1; }
 	keyctl padd asymmetric "" %:.secondary_trusted_keys <"$VD/leaf.der"
@@ -136,6 +139,8 @@ verity_tests() {
 	step umount "$m/nov"
 	ktest "blobdir=: a device slot tag that is not 64 hex digits (../../etc/passwd) is refused" \
 		v_refused 'not 64 lowercase hex digits' "$VD/badtag.img" "$VD/noverity/blobs" "$m/x"
+	ktest "corrupt campaign: 60 damaged copies of an unverified image (inodes, xattrs, dirents, chunk tables) mount or fail cleanly, no oops/KASAN" \
+		v_corrupt "$IMAGES/chunk65536.img" "$m/c"
 	ktest "verity: tamper campaign (one flipped byte per case, every region of every blob)" \
 		timeout -k 5 1200 python3 "$VT" tamper "$v/meta.img" "$v/blobs" "$m/t" "$VD/ref.json"
 	ktest "verity: partial blob (hole punched): EIO on the absent range, fine once the bytes arrive, no remount" \

@@ -16,6 +16,14 @@ usage:
         passes when the mount is refused, or when every read either returns the
         right bytes or fails with EIO, and the damage was noticed (a refused
         mount or at least one EIO). Nothing wrong may ever be read.
+  veritytest.py ranges INSPECT.json OUT.json
+        the byte ranges of an image's metadata structures, from `rerofs inspect
+        --json` (run on the host).
+  veritytest.py corrupt IMG MNT CASES RANGES.json [OPTIONS]
+        damage of an unverified image (3 flipped bytes a case, in the inode
+        cores, inline xattrs, directory entries, inline data and chunk tables
+        RANGES lists): mount, walk, read everything, unmount; must not hang
+        (the caller checks dmesg for oopses and KASAN).
   veritytest.py partial META BLOBDIR MNT REF.json
         punch a hole (fallocate) in the data area of the largest data blob,
         mount, check reads of the absent range fail with EIO and nothing wrong is
@@ -285,6 +293,74 @@ def cmd_partial(meta, blobdir, mnt, refp):
     return rc
 
 
+def cmd_ranges(inspect_json, out):
+    """Host side of `corrupt`: the byte ranges of each metadata structure of an
+    image, from `rerofs inspect --json`: inode cores, their inline xattrs, and
+    what follows them (inline data: directory entries, symlink targets, tails;
+    or the chunk table). Shared xattrs and directory blocks outside inodes are
+    not listed; the superblock is (it is protected by its checksum)."""
+    d = json.load(open(inspect_json))
+    base = d["superblock"]["meta_blkaddr"] * BS
+    ranges = [("superblock", 1024, 1024 + 128)]
+    for ino in d["inodes"]:
+        pos = base + ino["nid"] * 32
+        core = 64 if ino["extended"] else 32
+        ranges.append(("inode core", pos, pos + core))
+        if ino["xattr_bytes"]:
+            ranges.append(("inline xattrs", pos + core, pos + core + ino["xattr_bytes"]))
+        after = pos + core + ino["xattr_bytes"]
+        if ino["layout"].startswith("chunk_based"):
+            ranges.append(("chunk table", after, after + 16))
+        elif ino["layout"] == "flat_inline":
+            kind = "directory entries" if ino["mode"].startswith("40") else "inline data"
+            end = min(after + max(ino["size"], 1), (after // BS + 1) * BS)
+            ranges.append((kind, after, end))
+    json.dump(ranges, open(out, "w"))
+    return 0
+
+
+def cmd_corrupt(img, mnt, cases, ranges_json, opts=""):
+    """Damage of an unverified image: each case flips 3 bytes in the structures
+    `ranges` lists (chosen at random, seeded), mounts, walks and reads
+    everything, unmounts. Errors are expected (EUCLEAN, EIO, ENOENT, ...), wrong
+    data too (nothing verifies it); a hang, an oops or a KASAN report is not:
+    the caller checks dmesg. Restores the image after each case."""
+    rng = random.Random(7)
+    ranges = [r for r in json.load(open(ranges_json)) if r[0] != "superblock"]
+    refused = mounted = errors = 0
+    kinds = {}
+    for case in range(int(cases)):
+        picks = [rng.choice(ranges) for _ in range(3)]
+        offs = sorted(set(rng.randrange(lo, hi) for _, lo, hi in picks))
+        for k, _, _ in picks:
+            kinds[k] = kinds.get(k, 0) + 1
+        with open(img, "r+b") as f:
+            saved = []
+            for o in offs:
+                f.seek(o)
+                saved.append(f.read(1))
+                f.seek(o)
+                f.write(bytes([saved[-1][0] ^ (1 << rng.randrange(8))]))
+        try:
+            os.makedirs(mnt, exist_ok=True)
+            r = run(["mount", "-t", "rerofs", "-o", "ro" + ("," + opts if opts else ""), img, mnt])
+            if r.returncode != 0:
+                refused += 1
+                continue
+            mounted += 1
+            got, errs = record(mnt)
+            errors += len(errs)
+            umount(mnt)
+        finally:
+            with open(img, "r+b") as f:
+                for o, b in zip(offs, saved):
+                    f.seek(o)
+                    f.write(b)
+    print("corrupt: %s cases, flips in %s: %d refused at mount, %d mounted, %d paths failed to read" % (
+        cases, ", ".join("%s %d" % kv for kv in sorted(kinds.items())), refused, mounted, errors))
+    return 0
+
+
 def main():
     a = sys.argv[1:]
     if a[:1] == ["ref"] and len(a) == 3:
@@ -304,6 +380,10 @@ def main():
             kw[{"--max-meta": "max_meta", "--max-data": "max_data"}[k]] = v
             rest = rest[2:]
         return cmd_tamper(a[1], a[2], a[3], a[4], **kw)
+    if a[:1] == ["ranges"] and len(a) == 3:
+        return cmd_ranges(a[1], a[2])
+    if a[:1] == ["corrupt"] and len(a) in (5, 6):
+        return cmd_corrupt(*a[1:])
     if a[:1] == ["partial"] and len(a) == 5:
         return cmd_partial(*a[1:])
     print(__doc__)

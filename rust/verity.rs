@@ -20,6 +20,11 @@ use crate::vfs::{self, BackingFile, OnceSlots};
 /// One block of bytes.
 type Block = [u8; BLOCK_SIZE];
 
+/// Largest metadata blob (in blocks: 4 GiB) whose verified blocks are kept; a
+/// larger one is verified on every read instead (the pointer array alone would
+/// take 8 MiB per 4 GiB).
+const META_CACHE_MAX_BLOCKS: u64 = 1 << 20;
+
 /// SHA-256 through the kernel crypto API, for the format crate's descriptor code.
 pub(crate) struct KernelSha;
 
@@ -85,7 +90,7 @@ impl Blob {
     /// A blob whose every block is checked against `tree`. The metadata blob (id
     /// 0) also keeps the blocks it reads in part.
     pub(crate) fn verified(file: BackingFile, id: u16, tree: Tree) -> Result<Self> {
-        let meta_blocks = if id == 0 {
+        let meta_blocks = if id == 0 && tree.geo.data_blocks() <= META_CACHE_MAX_BLOCKS {
             let n = usize::try_from(tree.geo.data_blocks()).map_err(|_| EINVAL)?;
             Some(OnceSlots::new(n)?)
         } else {

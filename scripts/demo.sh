@@ -25,9 +25,18 @@ ca=$TOP/kernel/certs/rerofs-test-ca
 		-days 30 -extfile demo.ext -out demo.pem 2>/dev/null
 	openssl x509 -in demo.pem -outform DER -out demo.der
 )
-echo "demo: rerofs mkfs of $src (64 KiB chunks, deduplicated, per-blob Merkle trees, signed)"
-"$rerofs" mkfs --chunk-size 65536 --blob-dir "$out/blobs" --key "$out/keys/demo.key" --cert "$out/keys/demo.pem" \
-	"$out/meta.img" "$src"
+# Two layers, each in a data blob of its own (--blob-per-layer): the tree without its
+# largest subdirectory, then that subdirectory. Applied in order they give the tree.
+big=$(cd "$src" && du -s -- */ | sort -n | tail -n 1 | cut -f2)
+big=${big%/}
+mkdir -p "$out/layers/1" "$out/layers/2"
+cp -a "$src/." "$out/layers/1/"
+mv "$out/layers/1/$big" "$out/layers/2/$big"
+echo "demo: rerofs mkfs of $src as two layers (the rest, then $big/): 64 KiB chunks, deduplicated,"
+echo "      one data blob per layer, per-blob Merkle trees, signed"
+"$rerofs" mkfs --chunk-size 65536 --blob-per-layer --blob-dir "$out/blobs" \
+	--key "$out/keys/demo.key" --cert "$out/keys/demo.pem" "$out/meta.img" "$out/layers/1" "$out/layers/2"
+rm -rf "$out/layers"
 "$rerofs" inspect --devices "$out/meta.img" >"$out/devices.list"
 sed 's/^/  device slot tag (fs-verity digest of the blob): /' "$out/devices.list"
 echo "demo: image digest: $("$rerofs" digest "$out/meta.img")"

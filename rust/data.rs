@@ -26,23 +26,9 @@ enum Source<'a> {
     },
 }
 
-/// The chunk table entry read last, so that the blocks of one chunk read in one
-/// `read_folio`/`readahead` call read their entry once.
-#[derive(Default)]
-pub(crate) struct ChunkMemo {
-    /// Byte position of the entry in the image (`None`: nothing kept).
-    pos: Option<u64>,
-    raw: [u8; CHUNK_INDEX_SIZE],
-}
-
 /// Maps file block `index` of a chunk-based inode (`erofs_map_blocks` for
 /// `CHUNK_BASED`, then `erofs_map_dev`).
-fn locate_chunked<'a>(
-    sbi: &'a SbInfo,
-    ii: &InodeInfo,
-    index: u64,
-    memo: &mut ChunkMemo,
-) -> Result<Source<'a>> {
+fn locate_chunked<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Source<'a>> {
     let d = &ii.disk;
     let nid = d.nid;
     let Some(info) = d.chunk_info() else {
@@ -54,13 +40,9 @@ fn locate_chunked<'a>(
     let pos = d
         .chunk_entry_pos(ii.pos, info.chunk_of_block(index))
         .map_err(|e| report(sbi, nid, &e))?;
-    if memo.pos != Some(pos) {
-        memo.pos = None;
-        let entry = memo.raw.get_mut(..info.entry_size()).ok_or(EINVAL)?;
-        sbi.read_meta(pos, entry, "chunk table entry")?;
-        memo.pos = Some(pos);
-    }
-    let entry = memo.raw.get(..info.entry_size()).ok_or(EINVAL)?;
+    let mut raw = [0u8; CHUNK_INDEX_SIZE];
+    let entry = raw.get_mut(..info.entry_size()).ok_or(EINVAL)?;
+    sbi.read_meta(pos, entry, "chunk table entry")?;
     let addr = parse_chunk_entry(entry, &info, sbi.disk.device_id_mask())
         .map_err(|e| report(sbi, nid, &e))?;
     match d
@@ -102,14 +84,9 @@ fn locate_chunked<'a>(
 }
 
 /// Maps file block `index` of `ii` to where its bytes are.
-fn locate<'a>(
-    sbi: &'a SbInfo,
-    ii: &InodeInfo,
-    index: u64,
-    memo: &mut ChunkMemo,
-) -> Result<Source<'a>> {
+fn locate<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Source<'a>> {
     if let Layout::ChunkBased(_) = ii.disk.layout {
-        return locate_chunked(sbi, ii, index, memo);
+        return locate_chunked(sbi, ii, index);
     }
     Ok(match ii.map(sbi, index)? {
         None => Source::Zeros,
@@ -135,18 +112,7 @@ pub(crate) fn read_block(
     index: u64,
     out: &mut [u8],
 ) -> Result<usize> {
-    read_block_memo(sbi, ii, index, out, &mut ChunkMemo::default())
-}
-
-/// [`read_block`], reusing the chunk table entry in `memo` when it is the one.
-fn read_block_memo(
-    sbi: &SbInfo,
-    ii: &InodeInfo,
-    index: u64,
-    out: &mut [u8],
-    memo: &mut ChunkMemo,
-) -> Result<usize> {
-    match locate(sbi, ii, index, memo)? {
+    match locate(sbi, ii, index)? {
         Source::Zeros => {
             out.fill(0);
             let start = index.saturating_mul(BLOCK_SIZE as u64);
@@ -181,23 +147,12 @@ fn read_block_memo(
 }
 
 /// `read_folio`: fills every block of the folio and marks it uptodate.
-pub(crate) fn read_folio(inode: &Inode, folio: LockedFolio) -> Result {
-    read_folio_memo(inode, folio, &mut ChunkMemo::default())
-}
-
-/// [`read_folio`] for one folio of a readahead batch: the batch shares `memo`.
-pub(crate) fn read_folio_memo(
-    inode: &Inode,
-    mut folio: LockedFolio,
-    memo: &mut ChunkMemo,
-) -> Result {
+pub(crate) fn read_folio(inode: &Inode, mut folio: LockedFolio) -> Result {
     let sbi = inode.sb().info();
     let ii = inode.info()?;
     let first = folio.pos() / BLOCK_SIZE as u64;
     for i in 0..folio.size() / PAGE_SIZE {
-        folio.with_page(i, |page| {
-            read_block_memo(sbi, ii, first + i as u64, page, memo)
-        })??;
+        folio.with_page(i, |page| read_block(sbi, ii, first + i as u64, page))??;
     }
     folio.end_read(true);
     Ok(())

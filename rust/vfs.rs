@@ -1037,15 +1037,13 @@ unsafe extern "C" fn read_folio_callback(
 unsafe extern "C" fn readahead_callback(rac: *mut bindings::readahead_control) {
     // SAFETY: C passes a valid readahead control of a rerofs inode's mapping.
     let inode = unsafe { Inode::from_raw(c::rerofs_readahead_inode(rac)) };
-    // The batch's folios are consecutive: they share chunk table entries.
-    let mut memo = crate::data::ChunkMemo::default();
     // SAFETY: `rac` is valid for the whole callback; `readahead_folio` returns each
     // folio of the batch locked, its lock ours to release (its reference is not).
     while let Some(folio) = NonNull::new(unsafe { c::rerofs_readahead_folio(rac) }) {
         // INVARIANT: the folio is locked and we own the lock.
         let folio = LockedFolio(folio);
         // A failed folio is left not uptodate; `read_folio` retries it and reports.
-        let _ = crate::data::read_folio_memo(inode, folio, &mut memo);
+        let _ = crate::data::read_folio(inode, folio);
     }
 }
 

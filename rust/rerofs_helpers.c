@@ -18,6 +18,11 @@
 #include <linux/posix_acl_xattr.h>
 #include <linux/capability.h>
 #include <linux/verification.h>
+#include <linux/key.h>
+#include <linux/cred.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <keys/asymmetric-type.h>
 #include <crypto/hash.h>
 #include "rerofs_helpers.h"
 
@@ -182,13 +187,110 @@ int rerofs_sha256(const void *data, size_t len, u8 *out)
 }
 
 /*
- * Checks a PKCS#7 detached signature over msg against the builtin and secondary
- * trusted keyrings, as fs-verity's built-in signatures do. 0 when it verifies.
+ * Module parameters (/sys/module/rerofs/parameters/). The C side declares them:
+ * the 6.12 Rust module! macro has no parameters.
+ */
+
+/*
+ * require_verity: every mount behaves as verity=require (an image without trees,
+ * or whose trust cannot be established, is refused, and verity=off is refused).
+ * Like fs-verity's require_signatures; root may change it at run time.
+ */
+static bool rerofs_require_verity_param;
+module_param_named(require_verity, rerofs_require_verity_param, bool, 0644);
+MODULE_PARM_DESC(require_verity,
+		 "Refuse every image that is not verified with established trust (as verity=require on every mount)");
+
+bool rerofs_require_verity(void)
+{
+	return READ_ONCE(rerofs_require_verity_param);
+}
+
+/*
+ * keyring_restrict: what certificates root may add to the .rerofs keyring, as a
+ * restriction of the asymmetric key type (keyctl restrict_keyring):
+ * "builtin_and_secondary_trusted" (the default: vouched for by a key of the
+ * builtin or secondary trusted keyring), "builtin_trusted" (by a builtin key),
+ * or "none" (any certificate, as fs-verity's .fs-verity keyring; root may still
+ * restrict it later with keyctl restrict_keyring). Read at module load.
+ */
+static char *rerofs_keyring_restriction = "builtin_and_secondary_trusted";
+module_param_named(keyring_restrict, rerofs_keyring_restriction, charp, 0444);
+MODULE_PARM_DESC(keyring_restrict,
+		 "What may be added to the .rerofs keyring: builtin_and_secondary_trusted (default), builtin_trusted, or none");
+
+/*
+ * The .rerofs keyring: the certificates whose keys may sign rerofs images. Its
+ * own keyring, not the system trusted ones, so that a key trusted for modules,
+ * kexec or fs-verity files does not sign rerofs images by being there. Root adds
+ * a certificate with
+ *   keyctl padd asymmetric "" %:.rerofs < cert.der
+ */
+static struct key *rerofs_keyring;
+
+int rerofs_keyring_init(void)
+{
+	const char *restriction = rerofs_keyring_restriction ?
+		rerofs_keyring_restriction : "builtin_and_secondary_trusted";
+	struct key *keyring;
+	int err;
+
+	keyring = keyring_alloc(".rerofs", KUIDT_INIT(0), KGIDT_INIT(0),
+				current_cred(), KEY_POS_SEARCH |
+				KEY_USR_VIEW | KEY_USR_READ | KEY_USR_WRITE |
+				KEY_USR_SEARCH | KEY_USR_SETATTR,
+				KEY_ALLOC_NOT_IN_QUOTA, NULL, NULL);
+	if (IS_ERR(keyring)) {
+		pr_err("rerofs: cannot allocate the .rerofs keyring: %ld\n",
+		       PTR_ERR(keyring));
+		return PTR_ERR(keyring);
+	}
+	if (strcmp(restriction, "none") != 0) {
+		err = keyring_restrict(make_key_ref(keyring, true), "asymmetric",
+				       restriction);
+		if (err) {
+			pr_err("rerofs: keyring_restrict=%s: cannot restrict the .rerofs keyring: %d\n",
+			       restriction, err);
+			key_put(keyring);
+			return err;
+		}
+		/* Nothing added before the restriction (root racing insmod) stays. */
+		err = keyring_clear(keyring);
+		if (err) {
+			key_put(keyring);
+			return err;
+		}
+	}
+	rerofs_keyring = keyring;
+	pr_info("rerofs: .rerofs keyring is key %d, keyring_restrict=%s\n",
+		key_serial(keyring), restriction);
+	return 0;
+}
+
+void rerofs_keyring_exit(void)
+{
+	if (rerofs_keyring)
+		key_put(rerofs_keyring);
+	rerofs_keyring = NULL;
+}
+
+/*
+ * Checks a PKCS#7 detached signature over msg against the certificates of the
+ * .rerofs keyring only (not the system trusted keyrings). 0 when it verifies;
+ * -ENOKEY when the signer is not in .rerofs, -EKEYREJECTED when the signature is
+ * wrong, -EBADMSG when it is malformed.
  */
 int rerofs_verify_pkcs7(const void *msg, size_t msg_len, const void *sig, size_t sig_len)
 {
-	return verify_pkcs7_signature(msg, msg_len, sig, sig_len,
-				      VERIFY_USE_SECONDARY_KEYRING,
+	if (!rerofs_keyring)
+		return -ENOKEY;
+	/*
+	 * An empty keyring trusts nobody: skip the PKCS#7 parser (attack surface
+	 * reachable by whoever may mount), as fs-verity does for .fs-verity.
+	 */
+	if (READ_ONCE(rerofs_keyring->keys.nr_leaves_on_tree) == 0)
+		return -ENOKEY;
+	return verify_pkcs7_signature(msg, msg_len, sig, sig_len, rerofs_keyring,
 				      VERIFYING_UNSPECIFIED_SIGNATURE, NULL, NULL);
 }
 

@@ -18,6 +18,7 @@ mod dir;
 mod inode;
 mod namei;
 mod sb;
+mod trust;
 mod verity;
 mod vfs;
 mod xattr;
@@ -31,7 +32,8 @@ module! {
 }
 
 struct Rerofs {
-    // Dropped in declaration order: unregister first, then free the transform.
+    // Dropped in declaration order: unregister first, then free the transform and
+    // put the `.rerofs` keyring.
     _registration: vfs::Registration,
     _crypto: vfs::Crypto,
 }

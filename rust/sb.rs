@@ -10,9 +10,10 @@ use crate::format::devtable::{DeviceExtent, DeviceSlot};
 use crate::format::superblock::{
     SuperBlock as DiskSuper, DEVT_SLOT_SIZE, INCOMPAT_DEVICE_TABLE, INCOMPAT_XATTR_PREFIXES,
 };
-use crate::format::verity::{self as fv, Descriptor, Geometry, COMPAT_RERO_VERITY, DIGEST_SIZE};
+use crate::format::verity::{self as fv, Descriptor, Geometry, COMPAT_RERO_VERITY};
 use crate::format::xattr::MAX_PREFIX_TABLE_BYTES;
 use crate::format::{self, block_pos, BLOCK_SIZE};
+use crate::trust::{Policy, Trust};
 use crate::verity::{Blob, KernelSha, Tree};
 use crate::vfs::{
     self, BackingFile, MountOptions, NewSuperBlock, SeqFile, StatFs, SuperBlock, SuperParams,
@@ -314,20 +315,6 @@ fn copy_cstr(s: &CStr) -> Result<KVec<u8>> {
     Ok(v)
 }
 
-/// How trust in the image's contents was established.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Trust {
-    /// Read unverified (no trees, or `verity=off`).
-    Unverified,
-    /// Verified against the image's own root hash: protects against damage after
-    /// the image was made, not against a substituted image.
-    SelfConsistent,
-    /// The image digest equals `digest=`.
-    Digest,
-    /// The embedded signature verifies with a trusted key.
-    Signature,
-}
-
 /// Reads and checks the trailer block of a blob whose data area is `data_size`
 /// bytes: the fs-verity descriptor (its `data_size` must match) and whatever
 /// follows it. The descriptor is not trusted until its digest is compared.
@@ -367,87 +354,23 @@ fn read_trailer(
     Ok((desc, trailer))
 }
 
-/// Parses a `digest=` value: `sha256:` and 64 lowercase hex digits.
-fn parse_digest_opt(v: &CStr, shown: &BStr) -> Result<[u8; DIGEST_SIZE]> {
-    v.as_bytes()
-        .strip_prefix(b"sha256:")
-        .and_then(fv::parse_hex_digest)
-        .ok_or_else(|| {
-            pr_err!(
-                "({}): digest= must be sha256: and 64 lowercase hex digits\n",
-                shown
-            );
-            EINVAL
-        })
-}
-
 /// Decides whether and how the metadata blob is verified (see "Trust model" in
-/// Documentation/filesystems/rerofs.rst). Returns the blob and the trust reached.
+/// Documentation/filesystems/rerofs.rst and `trust.rs`). Returns the blob and the
+/// trust reached.
 fn open_metadata_blob(
     file: BackingFile,
     disk: &DiskSuper,
     opts: &MountOptions<'_>,
     shown: &BStr,
 ) -> Result<(Blob, Trust)> {
-    let has_verity = disk.feature_compat & COMPAT_RERO_VERITY != 0;
-    let mode = opts.verity();
-    let digest_opt = opts
-        .digest()
-        .map(|d| parse_digest_opt(d, shown))
-        .transpose()?;
-    if mode == VerityMode::Off {
-        if digest_opt.is_some() {
-            pr_err!("({}): digest= cannot be checked with verity=off\n", shown);
-            return Err(EINVAL);
-        }
-        return Ok((Blob::unverified(file, 0), Trust::Unverified));
-    }
-    if !has_verity {
-        if mode == VerityMode::Require || digest_opt.is_some() {
-            pr_err!(
-                "({}): the image has no verity trees, refused ({})\n",
-                shown,
-                if digest_opt.is_some() {
-                    "digest= given"
-                } else {
-                    "verity=require"
-                }
-            );
-            return Err(EPERM);
-        }
+    let policy = Policy::new(opts, shown)?;
+    if !policy.verify(disk.feature_compat & COMPAT_RERO_VERITY != 0, shown)? {
         return Ok((Blob::unverified(file, 0), Trust::Unverified));
     }
     let (desc, trailer) = read_trailer(&file, disk.image_bytes(), shown, 0)?;
     let digest = desc.digest(&KernelSha)?;
-    let trust = if let Some(want) = digest_opt {
-        if want != digest {
-            pr_err!("({}): image digest does not match digest=\n", shown);
-            return Err(vfs::ebadmsg());
-        }
-        Trust::Digest
-    } else if desc.sig_size != 0 {
-        let sig = desc.signature(&trailer).map_err(|e| errno(&e))?;
-        vfs::verify_pkcs7(&fv::formatted_digest(&digest), sig).inspect_err(|e| {
-            pr_err!(
-                "({}): the image signature does not verify with a trusted key: {:?}\n",
-                shown,
-                e
-            );
-        })?;
-        Trust::Signature
-    } else if mode == VerityMode::Require {
-        pr_err!(
-            "({}): verity=require: no digest= given and the image is not signed\n",
-            shown
-        );
-        return Err(EPERM);
-    } else {
-        pr_warn!(
-            "({}): no digest= and no signature: blocks are checked against the image's own root hash only\n",
-            shown
-        );
-        Trust::SelfConsistent
-    };
+    let sig = desc.signature(&trailer).map_err(|e| errno(&e))?;
+    let trust = policy.decide(&digest, sig, shown)?;
     Ok((Blob::verified(file, 0, Tree::new(&desc)?)?, trust))
 }
 

@@ -114,6 +114,9 @@ mod c {
             sig: *const c_void,
             sig_len: usize,
         ) -> c_int;
+        pub(super) fn rerofs_keyring_init() -> c_int;
+        pub(super) fn rerofs_keyring_exit();
+        pub(super) fn rerofs_require_verity() -> bool;
         pub(super) fn rerofs_opts_device(
             opts: *const c_void,
             i: core::ffi::c_uint,
@@ -296,22 +299,34 @@ pub(crate) enum VerityMode {
 // ---------------------------------------------------------------------------------
 // Crypto: SHA-256 and PKCS#7 signatures through the kernel's crypto and keys code.
 
-/// The module's SHA-256 transform; freed on drop (module exit).
+/// The module's SHA-256 transform and its `.rerofs` keyring; freed on drop
+/// (module exit).
 pub(crate) struct Crypto(());
 
 impl Crypto {
-    /// Allocates the module's `sha256` transform.
+    /// Allocates the module's `sha256` transform and creates the `.rerofs`
+    /// keyring (restricted as the `keyring_restrict` module parameter says).
     pub(crate) fn new() -> Result<Self> {
         // SAFETY: Called once from module init; the helper sets its static pointer.
         to_result(unsafe { c::rerofs_crypto_init() })?;
+        // SAFETY: Called once from module init; the helper sets its static pointer.
+        if let Err(e) = to_result(unsafe { c::rerofs_keyring_init() }) {
+            // SAFETY: Module init failed: nothing can use the transform any more.
+            unsafe { c::rerofs_crypto_exit() };
+            return Err(e);
+        }
         Ok(Self(()))
     }
 }
 
 impl Drop for Crypto {
     fn drop(&mut self) {
-        // SAFETY: Module exit: no mount (and so no hashing) is left.
-        unsafe { c::rerofs_crypto_exit() };
+        // SAFETY: Module exit: no mount (and so no hashing or signature check) is
+        // left.
+        unsafe {
+            c::rerofs_keyring_exit();
+            c::rerofs_crypto_exit();
+        }
     }
 }
 
@@ -324,8 +339,9 @@ pub(crate) fn sha256(data: &[u8]) -> Result<[u8; 32]> {
     Ok(out)
 }
 
-/// Checks the PKCS#7 detached signature `sig` of `msg` against the builtin and
-/// secondary trusted keyrings (`verify_pkcs7_signature`).
+/// Checks the PKCS#7 detached signature `sig` of `msg` against the certificates
+/// of the `.rerofs` keyring (`verify_pkcs7_signature`); never against the system
+/// trusted keyrings. See [`pkcs7_error_reason`] for what its errors mean.
 pub(crate) fn verify_pkcs7(msg: &[u8], sig: &[u8]) -> Result {
     // SAFETY: Both buffers are readable for their lengths for the whole call.
     to_result(unsafe {
@@ -336,6 +352,28 @@ pub(crate) fn verify_pkcs7(msg: &[u8], sig: &[u8]) -> Result {
             sig.len(),
         )
     })
+}
+
+/// What an error of [`verify_pkcs7`] means, for messages (errnos print as numbers
+/// in kernels without `CONFIG_SYMBOLIC_ERRNAME`).
+pub(crate) fn pkcs7_error_reason(e: Error) -> &'static str {
+    match u32::try_from(-e.to_errno()).unwrap_or(0) {
+        bindings::ENOKEY => "its signer's certificate is not in the .rerofs keyring (ENOKEY)",
+        bindings::EKEYREJECTED => {
+            "the signature does not match the image (EKEYREJECTED): not a rerofs image signature of this image"
+        }
+        bindings::EBADMSG => "the signature is malformed (EBADMSG)",
+        bindings::ENOPKG | bindings::ELIBBAD => {
+            "the signature uses an algorithm the kernel does not support (ENOPKG)"
+        }
+        _ => "the signature check failed",
+    }
+}
+
+/// The `require_verity` module parameter: every mount behaves as `verity=require`.
+pub(crate) fn require_verity() -> bool {
+    // SAFETY: The helper only reads a module parameter (a `bool`).
+    unsafe { c::rerofs_require_verity() }
 }
 
 // ---------------------------------------------------------------------------------

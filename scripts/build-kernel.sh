@@ -24,9 +24,8 @@ rm -rf "$KDIR" && mkdir -p "$KDIR"
 log=$KDIR/build.log
 echo "kernel: building in $KDIR (log: $log); about 9 min on 2 cores" >&2
 start=$(date +%s)
-# The test CA goes into the builtin trusted keyring, so that images signed with
-# it, or with a key it vouches for that was added to .secondary_trusted_keys,
-# verify. Its path is only known here, so it is not in the fragment.
+# The test CA goes into the builtin trusted keyring, so that its certificate, and
+# certificates it signs, may be added to rerofs's restricted .rerofs keyring. Its path is only known here, so it is not in the fragment.
 {
 	make -C "$SRC" O="$KDIR" "${KMAKE_ARGS[@]}" rustavailable
 	make -C "$SRC" O="$KDIR" "${KMAKE_ARGS[@]}" allnoconfig

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: build a signed, verity-protected multi-blob image of a real tree
-# with `rerofs mkfs`, boot the test kernel, load the signer's certificate into the
-# kernel's secondary trusted keyring, mount the image (signature checked), show
+# with `rerofs mkfs`, boot the test kernel, load the signer's certificate into
+# rerofs's .rerofs keyring, mount the image (signature checked), show
 # it and compare it with the source and with the C EROFS driver, then flip one
 # byte in a copy of a data blob and show the damaged file failing with EIO while
 # every other file reads correctly.
@@ -50,12 +50,13 @@ set -e
 echo "--- guest: \$(uname -r)"
 insmod "\$RERO_MODULE"
 grep rerofs /proc/filesystems
-echo "--- without the signer's certificate in a keyring, the mount is refused:"
+echo "--- without the signer's certificate in the .rerofs keyring, the mount is refused:"
 mkdir -p /tmp/demo /tmp/demo-erofs
 if mount -t rerofs -o blobdir=$out/blobs "$out/meta.img" /tmp/demo 2>&1; then echo "UNEXPECTED: mounted"; exit 1; fi
 dmesg | grep rerofs | tail -n 1
-echo "--- keyctl padd the demo signer (signed by the built-in test CA) to .secondary_trusted_keys:"
-keyctl padd asymmetric "" %:.secondary_trusted_keys <"$out/keys/demo.der"
+echo "--- keyctl padd the demo signer's certificate to .rerofs (it is signed by the built-in test CA,"
+echo "    so the restricted keyring takes it):"
+keyctl padd asymmetric "" %:.rerofs <"$out/keys/demo.der"
 mount -t rerofs -o blobdir=$out/blobs "$out/meta.img" /tmp/demo
 dmesg | grep rerofs | tail -n 1
 echo "--- mounted: \$(grep ' /tmp/demo ' /proc/mounts)"

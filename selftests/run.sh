@@ -189,6 +189,8 @@ echo "$d1" >"$vd/image.digest"
 	openssl x509 -req -in leaf.csr -CA "$ca.pem" -CAkey "$ca.key" -CAcreateserial -CAserial ca.srl \
 		-days 30 -extfile leaf.ext -out leaf.pem 2>/dev/null
 	openssl x509 -in leaf.pem -outform DER -out ../leaf.der
+	openssl x509 -in untrusted.pem -outform DER -out ../untrusted.der
+	openssl x509 -in "$ca.pem" -outform DER -out ../ca.der
 ) || fail_setup "openssl could not make the test keys"
 cp "$vd/unsigned.img" "$vd/untrusted.img"
 "$rerofs" sign --key "$vd/keys/untrusted.key" --cert "$vd/keys/untrusted.pem" "$vd/untrusted.img" || fail_setup "rerofs sign (untrusted) failed"
@@ -222,6 +224,11 @@ with open(dst, "r+b") as f:
     f.seek(t + 256)
     f.write(b"\0" * n)
 PY
+# An fs-verity file signature (fsverity sign, test CA) of the same data area, and
+# the signed image with its verity feature bit cleared (superblock crc fixed).
+python3 "$here/guest/veritytest.py" fsvsign "$vd/signed/meta.img" "$vd/fsverity-signed.img" "$ca.key" "$ca.pem" &&
+	python3 "$here/sbtool.py" corrupt "$vd/signed/meta.img" "$vd/nobit.img" 'compat&=~0x80000000' ||
+	fail_setup "cannot make fsverity-signed.img or nobit.img"
 echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 [ $images_only = 1 ] && exit 0
 

@@ -1,12 +1,17 @@
 #!/bin/bash
 # rerofs verity selftests, guest side; sourced by selftests/guest/main.sh, whose
 # ktest/step/helpers it uses. The data (made by selftests/run.sh) is in
-# $DATA/verity: signed/{meta.img,blobs/} signed by the built-in test CA,
-# unsigned.img (same image, no signature), untrusted.img (signed by a key no
-# keyring knows), leaf.img (signed by a key the test CA vouches for: trusted once
-# leaf.der is added to .secondary_trusted_keys), stripped.img (signature
-# removed), noverity/{meta.img,blobs/} (made with --no-verity), image.digest,
-# devices.list (slot tags in order), ref.json (the source tree, veritytest ref).
+# $DATA/verity: signed/{meta.img,blobs/} signed by the test CA (built into the
+# kernel's builtin keyring, which rerofs does not use: trusted once ca.der is
+# added to the .rerofs keyring), unsigned.img (same image, no signature),
+# untrusted.img (signed by a self-signed key, untrusted.der: the restricted
+# .rerofs keyring refuses it), leaf.img (signed by a key the test CA vouches for:
+# trusted once leaf.der is added to .rerofs), stripped.img (signature removed),
+# fsverity-signed.img (the signature `fsverity sign` makes for the data area, by
+# the test CA: an fs-verity file signature, never an image signature),
+# nobit.img (signed/meta.img with its verity feature bit cleared),
+# noverity/{meta.img,blobs/} (made with --no-verity), image.digest, devices.list
+# (slot tags in order), ref.json (the source tree, veritytest ref).
 
 
 
@@ -83,9 +88,45 @@ v_corrupt() { # IMG DIR: veritytest corrupt on a tmpfs copy, then dmesg must be 
 	dmesg_new | grep rerofs | sort -u -k3 | head -8
 }
 
-v_padd() { # add the leaf certificate to the secondary trusted keyring
+v_keyring() { # the .rerofs keyring exists, empty, restricted by default; require_verity is off
+	local p=/sys/module/rerofs/parameters r
 	command -v keyctl >/dev/null || { echo "keyctl not found"; return 1; }
-	keyctl padd asymmetric "" %:.secondary_trusted_keys <"$VD/leaf.der"
+	keyctl describe %:.rerofs || { echo "no .rerofs keyring"; return 1; }
+	[ -z "$(keyctl rlist %:.rerofs)" ] || { echo ".rerofs is not empty"; return 1; }
+	read -r r <"$p/keyring_restrict" && echo "keyring_restrict=$r"
+	[ "$r" = builtin_and_secondary_trusted ] || return 1
+	read -r r <"$p/require_verity" && echo "require_verity=$r"
+	[ "$r" = N ] || return 1
+	[ -w "$p/require_verity" ] || { echo "$p/require_verity is not writable"; return 1; }
+}
+
+v_padd() { # DER: add a certificate to the .rerofs keyring
+	command -v keyctl >/dev/null || { echo "keyctl not found"; return 1; }
+	keyctl padd asymmetric "" %:.rerofs <"$1" || return 1
+	keyctl show %:.rerofs
+}
+
+v_padd_refused() { # DER: the restricted .rerofs keyring refuses the certificate
+	local id
+	command -v keyctl >/dev/null || { echo "keyctl not found"; return 1; }
+	if id=$(keyctl padd asymmetric "" %:.rerofs <"$1" 2>&1); then
+		echo "keyctl padd succeeded (key $id): .rerofs is not restricted"
+		keyctl unlink "$id" %:.rerofs
+		return 1
+	fi
+	echo "refused: $id"
+}
+
+v_warned() { # PATTERN IMG BLOBDIR DIR: mounts, and a warning-level kernel line matches PATTERN
+	local pat=$1
+	shift
+	v_mount "$@" || return 1
+	dmesg_new | grep -qE "$pat" || { echo "dmesg does not say: $pat"; return 1; }
+	dmesg --level=warn | grep -qE "$pat" || { echo "not a warning (pr_warn): $pat"; return 1; }
+}
+
+v_require_verity() { # 0|1: set the require_verity module parameter (sysfs)
+	echo "$1" >/sys/module/rerofs/parameters/require_verity
 }
 
 verity_tests() {
@@ -94,7 +135,12 @@ verity_tests() {
 	d=$(cat "$VD/image.digest" 2>/dev/null)
 	wrong=sha256:$(printf '%064d' 0)
 	step v_copy
-	ktest "verity: signed image mounts with blobdir=, signature verified (built-in test CA)" \
+	ktest "verity: .rerofs keyring made at insmod, empty, restricted (builtin_and_secondary_trusted); require_verity=N" v_keyring
+	ktest "verity: image signed by the test CA (in the builtin keyring only) refused: .rerofs is empty" \
+		v_refused 'not in the \.rerofs keyring' "$v/meta.img" "$v/blobs" "$m/x"
+	ktest "verity: a self-signed certificate cannot be added to the restricted .rerofs" v_padd_refused "$VD/untrusted.der"
+	ktest "verity: keyctl padd the test CA's certificate to .rerofs (vouched for by the builtin keyring)" v_padd "$VD/ca.der"
+	ktest "verity: signed image mounts with blobdir=, signature verified (test CA in .rerofs)" \
 		v_mount_says 'signature verified' "$v/meta.img" "$v/blobs" "$m/signed"
 	ktest "verity: verified mount reads exactly the source tree (content, targets, xattrs)" v_readall "$m/signed"
 	ktest "verity: mount -o verity=off of the same image" v_mount "$v/meta.img" "$v/blobs" "$m/off" verity=off
@@ -115,13 +161,15 @@ verity_tests() {
 		v_mount_says 'self-consistent' "$VD/unsigned.img" "$v/blobs" "$m/self"
 	step umount "$m/self"
 	ktest "verity: image signed by an untrusted key refused" \
-		v_refused 'signature does not verify' "$VD/untrusted.img" "$v/blobs" "$m/x"
-	ktest "verity: signer vouched for by the CA but not yet in a keyring: refused" \
-		v_refused 'signature does not verify' "$VD/leaf.img" "$v/blobs" "$m/x"
-	ktest "verity: keyctl padd the signer to .secondary_trusted_keys" v_padd
+		v_refused 'not in the \.rerofs keyring' "$VD/untrusted.img" "$v/blobs" "$m/x"
+	ktest "verity: signer certified by the test CA, CA in .rerofs but not the signer: refused" \
+		v_refused 'not in the \.rerofs keyring' "$VD/leaf.img" "$v/blobs" "$m/x"
+	ktest "verity: keyctl padd the signer's certificate (signed by the test CA) to .rerofs" v_padd "$VD/leaf.der"
 	ktest "verity: then the same image mounts, signature verified" \
 		v_mount_says 'signature verified' "$VD/leaf.img" "$v/blobs" "$m/leaf"
 	step umount "$m/leaf"
+	ktest "verity: an fs-verity file signature (fsverity sign, test CA) of the image's data area refused" \
+		v_refused 'EKEYREJECTED' "$VD/fsverity-signed.img" "$v/blobs" "$m/x"
 	ktest "verity: signature stripped, verity=require: refused" \
 		v_refused 'verity=require' "$VD/stripped.img" "$v/blobs" "$m/x" verity=require
 	ktest "verity: signature stripped, right digest=: mounts" \
@@ -131,6 +179,20 @@ verity_tests() {
 		v_refused 'no verity trees' "$VD/noverity/meta.img" "$VD/noverity/blobs" "$m/x" verity=require
 	ktest "verity: image without trees, digest=: refused" \
 		v_refused 'no verity trees' "$VD/noverity/meta.img" "$VD/noverity/blobs" "$m/x" "digest=$d"
+	ktest "verity: verity feature bit cleared (signed image): mounts UNVERIFIED with a warning naming it" \
+		v_warned '\(nobit\.img\): image has no verity trees: mounted UNVERIFIED' "$VD/nobit.img" "$VD/signed/blobs" "$m/nobit"
+	step umount "$m/nobit"
+	step v_require_verity 1
+	ktest "verity: require_verity=1: the image with its verity bit cleared refused" \
+		v_refused 'no verity trees, refused \(require_verity=1\)' "$VD/nobit.img" "$VD/signed/blobs" "$m/x"
+	ktest "verity: require_verity=1: an unsigned image without digest= refused" \
+		v_refused 'require_verity=1: no digest= given' "$VD/unsigned.img" "$v/blobs" "$m/x"
+	ktest "verity: require_verity=1: verity=off refused" \
+		v_refused 'verity=off refused' "$v/meta.img" "$v/blobs" "$m/x" verity=off
+	ktest "verity: require_verity=1: the signed image still mounts" \
+		v_mount_says 'signature verified' "$v/meta.img" "$v/blobs" "$m/req"
+	step umount "$m/req"
+	step v_require_verity 0
 	ktest "rerofs mkfs image: mount with -o device= (each blob, slot order) reads the source tree" v_devices "$m/devs"
 	step umount "$m/devs"
 	ktest "rerofs mkfs image without verity (--no-verity): mounts with blobdir=, unverified" \

@@ -29,6 +29,11 @@ usage:
         mount, check reads of the absent range fail with EIO and nothing wrong is
         read, write the bytes back without unmounting, and check that everything
         now reads correctly.
+  veritytest.py fsvsign META OUT KEY CERT
+        copy the verity metadata blob META to OUT with, in place of its
+        signature, what `fsverity sign --key KEY --cert CERT` makes for its data
+        area: an fs-verity file signature of the same digest, which rerofs must
+        refuse (run on the host).
 Exit status: 0 pass, 1 fail, 2 usage or setup error.
 """
 import errno
@@ -361,6 +366,32 @@ def cmd_corrupt(img, mnt, cases, ranges_json, opts=""):
     return 0
 
 
+def cmd_fsvsign(meta, out, key, cert):
+    d = sb_blocks(meta) * BS
+    trailer, _, _, _ = descriptor(meta, d)
+    area, sigf = out + ".area", out + ".fsverity-sig"
+    with open(meta, "rb") as f:
+        img = bytearray(f.read())
+    with open(area, "wb") as f:
+        f.write(img[:d])
+    r = run(["fsverity", "sign", area, sigf, "--key", key, "--cert", cert])
+    os.unlink(area)
+    if r.returncode != 0:
+        print("fsverity sign failed: %s" % r.stdout.decode(errors="replace"))
+        return 2
+    with open(sigf, "rb") as f:
+        sig = f.read()
+    os.unlink(sigf)
+    if not 0 < len(sig) <= BS - 256:
+        print("fsverity sign made %d bytes" % len(sig))
+        return 2
+    struct.pack_into("<I", img, trailer + 4, len(sig))
+    img[trailer + 256:trailer + BS] = sig + bytes(BS - 256 - len(sig))
+    with open(out, "wb") as f:
+        f.write(img)
+    return 0
+
+
 def main():
     a = sys.argv[1:]
     if a[:1] == ["ref"] and len(a) == 3:
@@ -386,6 +417,8 @@ def main():
         return cmd_corrupt(*a[1:])
     if a[:1] == ["partial"] and len(a) == 5:
         return cmd_partial(*a[1:])
+    if a[:1] == ["fsvsign"] and len(a) == 5:
+        return cmd_fsvsign(*a[1:])
     print(__doc__)
     return 2
 

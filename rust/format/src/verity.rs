@@ -19,7 +19,10 @@
 //! which is what `fsverity digest --hash-alg=sha256 --block-size=4096` prints for
 //! a file holding the data area. A data blob's device slot tag is its digest in
 //! lowercase hex. The metadata blob's digest is the image digest; the signature
-//! is over fs-verity's formatted digest of it ([`formatted_digest`]).
+//! is over rerofs's own signed message for it ([`signed_message`]), not over
+//! fs-verity's formatted digest ([`formatted_digest`]), so that a signature made
+//! for an fs-verity file never passes as a signature of a rerofs image (nor the
+//! reverse).
 //!
 //! The hash function is not part of this crate: the kernel hashes through the
 //! crypto API and the tools through a userspace library; [`Hasher`] joins them.
@@ -47,6 +50,12 @@ pub const MAX_LEVELS: usize = 8;
 /// Size of fs-verity's formatted digest for SHA-256 (`"FSVerity"`, two `__le16`,
 /// the digest).
 pub const FORMATTED_DIGEST_SIZE: usize = 8 + 2 + 2 + DIGEST_SIZE;
+/// The label that starts every rerofs image signature's message ([`signed_message`]).
+pub const SIGNED_MESSAGE_MAGIC: [u8; 8] = *b"RerofsIm";
+/// Version of the signed message layout.
+pub const SIGNED_MESSAGE_VERSION: u16 = 1;
+/// Size of the signed message for SHA-256: label, three `__le16`, the digest.
+pub const SIGNED_MESSAGE_SIZE: usize = 8 + 2 + 2 + 2 + DIGEST_SIZE;
 
 /// A SHA-256 implementation.
 pub trait Hasher {
@@ -235,8 +244,34 @@ impl Descriptor {
     }
 }
 
+/// The message a rerofs image signature signs: the PKCS#7 detached signature in
+/// the metadata blob's trailer is over these bytes, for the image digest `digest`.
+///
+/// ```text
+/// [0, 8)    "RerofsIm"   label: this is a rerofs image, not an fs-verity file
+/// [8, 10)   __le16 1     version of this layout
+/// [10, 12)  __le16 1     hash algorithm (FS_VERITY_HASH_ALG_SHA256)
+/// [12, 14)  __le16 32    digest size
+/// [14, 46)  digest       the image digest (the metadata blob's fs-verity digest)
+/// ```
+///
+/// It differs from fs-verity's formatted digest from the first byte on, so a
+/// signature `fsverity sign` made for a file with the same contents as the
+/// metadata blob's data area does not verify as an image signature.
+pub fn signed_message(digest: &[u8; DIGEST_SIZE]) -> [u8; SIGNED_MESSAGE_SIZE] {
+    let mut m = [0u8; SIGNED_MESSAGE_SIZE];
+    m[..8].copy_from_slice(&SIGNED_MESSAGE_MAGIC);
+    m[8..10].copy_from_slice(&SIGNED_MESSAGE_VERSION.to_le_bytes());
+    m[10..12].copy_from_slice(&u16::from(HASH_ALG_SHA256).to_le_bytes());
+    m[12..14].copy_from_slice(&(DIGEST_SIZE as u16).to_le_bytes());
+    m[14..].copy_from_slice(digest);
+    m
+}
+
 /// fs-verity's `struct fsverity_formatted_digest` for SHA-256: the message that
-/// fs-verity built-in signatures (and `fsverity sign`) sign.
+/// fs-verity built-in signatures (and `fsverity sign`) sign. rerofs never
+/// accepts a signature over it; the tools use it only to recognize such a
+/// signature in an image and say what it is.
 pub fn formatted_digest(digest: &[u8; DIGEST_SIZE]) -> [u8; FORMATTED_DIGEST_SIZE] {
     let mut m = [0u8; FORMATTED_DIGEST_SIZE];
     m[..8].copy_from_slice(b"FSVerity");
@@ -362,6 +397,38 @@ mod tests {
         bad[200] = 1;
         assert!(Descriptor::parse(&bad).is_err());
         assert!(Descriptor::parse(&t[..100]).is_err());
+    }
+
+    #[test]
+    fn signed_message_layout() {
+        let mut digest = [0u8; DIGEST_SIZE];
+        for (i, b) in digest.iter_mut().enumerate() {
+            *b = i as u8 ^ 0xa5;
+        }
+        let m = signed_message(&digest);
+        assert_eq!(m.len(), 46);
+        assert_eq!(&m[..8], b"RerofsIm");
+        assert_eq!(&m[8..14], &[1, 0, 1, 0, 32, 0]);
+        assert_eq!(&m[14..], &digest);
+        // Another digest, another message; only the digest part differs.
+        let mut other = digest;
+        other[31] ^= 1;
+        let m2 = signed_message(&other);
+        assert_ne!(m, m2);
+        assert_eq!(m[..45], m2[..45]);
+    }
+
+    #[test]
+    fn signed_message_is_not_fsverity_formatted_digest() {
+        let digest = [0x42; DIGEST_SIZE];
+        let ours = signed_message(&digest);
+        let theirs = formatted_digest(&digest);
+        assert_eq!(&theirs[..12], b"FSVerity\x01\x00\x20\x00");
+        assert_eq!(&theirs[12..], &digest);
+        // Different labels and lengths: no message is both (domain separation).
+        assert_ne!(ours[..8], theirs[..8]);
+        assert_ne!(ours.len(), theirs.len());
+        assert!(!ours.starts_with(b"FSVerity"));
     }
 
     #[test]

@@ -23,11 +23,18 @@ const BS64: u64 = BLOCK_SIZE as u64;
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "\
 Signs the image digest (the metadata blob's fs-verity digest): a PKCS#7
-detached signature over fs-verity's formatted digest, made as `fsverity sign`
-makes it (SHA-256, no attributes, no certificates), written into the metadata
-blob's trailer block in place of any earlier signature. The blob's tree is
-checked first: a damaged image is not signed. The data area, tree and digest
-do not change, so the data blobs and every digest= stay valid.
+detached signature (SHA-256, no attributes, no certificates) over rerofs's
+signed message, written into the metadata blob's trailer block in place of
+any earlier signature. The message is 46 bytes: \"RerofsIm\", __le16 version
+1, __le16 hash algorithm 1 (SHA-256), __le16 digest size 32, the image
+digest. It is not fs-verity's formatted digest: a signature `fsverity sign`
+makes is for an fs-verity file and does not pass as an image signature (nor
+the reverse). The blob's tree is checked first: a damaged image is not
+signed. The data area, tree and digest do not change, so the data blobs and
+every digest= stay valid.
+
+The kernel accepts the signature when the signing certificate is in its
+.rerofs keyring: keyctl padd asymmetric \"\" %:.rerofs < cert.der
 
 EXIT STATUS:
   0 signed, 1 error (the image is left as it was), 2 usage error.")]
@@ -35,7 +42,7 @@ pub struct SignArgs {
     /// Private key (PEM or DER).
     #[arg(long)]
     pub key: PathBuf,
-    /// Its X.509 certificate (PEM or DER); the kernel must trust it.
+    /// Its X.509 certificate (PEM or DER); the kernel's .rerofs keyring must hold it.
     #[arg(long)]
     pub cert: PathBuf,
     /// Metadata blob of an image built with verity.
@@ -76,7 +83,11 @@ is printed last (`image digest: sha256:<hex>`, or only `sha256:<hex>` with
 -q).
 
 Without --cert a signature is only reported as present; with --cert a
-missing or non-verifying signature is a problem.
+missing or non-verifying signature is a problem. The signature must be over
+rerofs's signed message (see `rerofs sign --help`), by CERT itself, as the
+kernel checks it against the certificates of its .rerofs keyring; an
+fs-verity file signature (as `fsverity sign` makes) is refused and said to
+be one.
 
 EXIT STATUS:
   0 everything verified, 1 problems found or error, 2 usage error.")]
@@ -128,7 +139,8 @@ fn meta_data_size(path: &Path, f: &File, len: u64) -> Result<u64> {
     match superblock_of(f, len) {
         Some(Ok(sb)) if sb.feature_compat & COMPAT_RERO_VERITY != 0 => Ok(sb.image_bytes()),
         Some(Ok(_)) => bail!(
-            "{}: the image has no verity (built with --no-verity?)",
+            "{}: the image has no verity (built with --no-verity, or its rerofs_verity \
+             feature bit was cleared)",
             path.display()
         ),
         Some(Err(e)) => Err(e.context(format!("{}", path.display()))),

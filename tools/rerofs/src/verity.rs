@@ -2,9 +2,10 @@
 
 //! In-band verification, userspace side: the SHA-256 behind the format crate's
 //! Merkle code, trees built while a blob streams by, checking a blob against its
-//! tree and descriptor, and PKCS#7 signatures made as `fsverity sign` makes them.
+//! tree and descriptor, and PKCS#7 image signatures over rerofs's own signed
+//! message.
 //!
-//! The layout itself (geometry, descriptor, trailer, formatted digest) is
+//! The layout itself (geometry, descriptor, trailer, signed message) is
 //! `rerofs_format::verity`; nothing here re-defines it.
 
 use crate::mkfs::{fe, hex};
@@ -16,8 +17,8 @@ use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509;
 use rayon::prelude::*;
 use rerofs_format::verity::{
-    build, formatted_digest, hash_slot, parse_hex_digest, Descriptor, Geometry, Hasher,
-    DESCRIPTOR_SIZE, DIGEST_SIZE,
+    build, formatted_digest, hash_slot, parse_hex_digest, signed_message, Descriptor, Geometry,
+    Hasher, DESCRIPTOR_SIZE, DIGEST_SIZE,
 };
 use rerofs_format::BLOCK_SIZE;
 use sha2::{Digest, Sha256};
@@ -393,11 +394,13 @@ impl Signer {
         })
     }
 
-    /// A PKCS#7 detached signature (DER) over fs-verity's formatted digest of
-    /// `digest`, made as fsverity-utils' `fsverity sign` makes it: binary, no
-    /// attributes, no certificates, the key's default digest (SHA-256 for RSA).
+    /// A PKCS#7 detached signature (DER) over the signed message of the image
+    /// digest `digest` ([`signed_message`]: "RerofsIm", version, algorithm, size,
+    /// digest; not fs-verity's formatted digest). Binary, no attributes, no
+    /// certificates (the kernel finds the signer in its `.rerofs` keyring), the
+    /// key's default digest (SHA-256 for RSA and EC keys).
     pub fn sign(&self, digest: &[u8; DIGEST_SIZE]) -> Result<Vec<u8>> {
-        let msg = formatted_digest(digest);
+        let msg = signed_message(digest);
         let certs = Stack::new()?;
         let flags =
             Pkcs7Flags::BINARY | Pkcs7Flags::DETACHED | Pkcs7Flags::NOATTR | Pkcs7Flags::NOCERTS;
@@ -415,28 +418,38 @@ impl Signer {
     }
 }
 
-/// Checks that `sig` (DER PKCS#7) is a signature by `cert` over fs-verity's
-/// formatted digest of `digest`. The signer must be `cert` itself (the
-/// signature carries no certificates, as the kernel's keyring check expects).
+/// Checks that `sig` (DER PKCS#7) is a signature by `cert` over the signed
+/// message of the image digest `digest` ([`signed_message`]), as the kernel
+/// checks it. The signer must be `cert` itself (the signature carries no
+/// certificates, as the kernel's keyring check expects). A signature over
+/// fs-verity's formatted digest (what `fsverity sign` makes) is refused, and
+/// said to be one.
 pub fn verify_signature(sig: &[u8], digest: &[u8; DIGEST_SIZE], cert: &X509) -> Result<()> {
     let p7 = Pkcs7::from_der(sig).map_err(|e| anyhow!("not a DER PKCS#7 message: {e}"))?;
     let mut certs = Stack::new()?;
     certs.push(cert.clone())?;
     let store = X509StoreBuilder::new()?.build();
-    let msg = formatted_digest(digest);
-    p7.verify(
-        &certs,
-        &store,
-        Some(&msg),
-        None,
-        Pkcs7Flags::BINARY | Pkcs7Flags::NOINTERN | Pkcs7Flags::NOVERIFY,
-    )
-    .map_err(|e| {
-        anyhow!(
+    let check = |msg: &[u8]| {
+        p7.verify(
+            &certs,
+            &store,
+            Some(msg),
+            None,
+            Pkcs7Flags::BINARY | Pkcs7Flags::NOINTERN | Pkcs7Flags::NOVERIFY,
+        )
+    };
+    match check(&signed_message(digest)) {
+        Ok(()) => Ok(()),
+        Err(_) if check(&formatted_digest(digest)).is_ok() => bail!(
+            "is an fs-verity file signature (over fs-verity's formatted digest, as \
+             `fsverity sign` makes), not a rerofs image signature: refused, as the kernel \
+             refuses it (sign the image with `rerofs sign`)"
+        ),
+        Err(e) => bail!(
             "does not verify with this certificate ({})",
             ssl_reasons(&e)
-        )
-    })
+        ),
+    }
 }
 
 /// The reasons in an OpenSSL error stack, without the file and line noise.

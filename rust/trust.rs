@@ -118,7 +118,7 @@ impl Policy {
             return Err(EPERM);
         }
         pr_warn!(
-            "({}): image has no verity trees: mounted UNVERIFIED (nothing read from it is checked; its verity feature bit may have been cleared: verity=require, digest= or the module parameter require_verity=1 refuse such an image)\n",
+            "({}): image has no verity trees: mounted UNVERIFIED (verity=require or require_verity=1 refuse such images)\n",
             shown
         );
         Ok(false)

@@ -180,7 +180,7 @@ verity_tests() {
 	ktest "verity: image without trees, digest=: refused" \
 		v_refused 'no verity trees' "$VD/noverity/meta.img" "$VD/noverity/blobs" "$m/x" "digest=$d"
 	ktest "verity: verity feature bit cleared (signed image): mounts UNVERIFIED with a warning naming it" \
-		v_warned '\(nobit\.img\): image has no verity trees: mounted UNVERIFIED' "$VD/nobit.img" "$VD/signed/blobs" "$m/nobit"
+		v_warned 'nobit\.img\): image has no verity trees: mounted UNVERIFIED' "$VD/nobit.img" "$VD/signed/blobs" "$m/nobit"
 	step umount "$m/nobit"
 	step v_require_verity 1
 	ktest "verity: require_verity=1: the image with its verity bit cleared refused" \

@@ -36,7 +36,7 @@ if ! command -v veritysetup >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cryptsetup-bin >/dev/null
 fi
 rerofs=$TOP/tools/target/release/rerofs
-[ -x "$rerofs" ] || (cd "$TOP/tools" && cargo build -q --release)
+(cd "$TOP/tools" && cargo build -q --release) || { echo "bench/read.sh: cannot build the rerofs tools" >&2; exit 1; }
 [ -f "$TOP/rerofs.ko" ] || { echo "bench/read.sh: build the module first (make module)" >&2; exit 1; }
 
 rm -rf "$out" && mkdir -p "$out/data" "$out/disk/blobs"
@@ -65,7 +65,8 @@ rm -rf "$d" "$out/data"
 mem=2G
 [ "$size" -gt 512 ] && mem=4G
 echo "bench: booting the test guest ($mem) with the images on a virtio disk" >&2
-RERO_BENCH_SMOKE=$smoke "$TOP/selftests/vm-run" --memory "$mem" --disk "$out/disk.ext4" --timeout 5400 -- \
+RERO_BENCH_SMOKE=$smoke "$TOP/selftests/vm-run" --memory "$mem" --disk "$out/disk.ext4" \
+	--idle-timeout 900 --timeout 10800 -- \
 	bash "$TOP/bench/guest-read.sh" | tee "$out/results.txt"
 rc=${PIPESTATUS[0]}
 rm -f "$out/disk.ext4"

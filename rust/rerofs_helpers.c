@@ -39,6 +39,7 @@ struct rerofs_mount_opts {
 	char *blobdir;		/* blobdir=DIR: blobs are DIR/<tag> */
 	char *digest;		/* digest=sha256:HEX: the expected image digest */
 	int verity;		/* verity=: RERO_VERITY_* (default: on) */
+	bool verity_set;	/* verity= was given */
 };
 
 enum { Opt_device, Opt_blobdir, Opt_digest, Opt_verity };
@@ -96,6 +97,7 @@ static int rerofs_fc_parse_param(struct fs_context *fc, struct fs_parameter *par
 		return 0;
 	case Opt_verity:
 		opts->verity = result.uint_32;
+		opts->verity_set = true;
 		return 0;
 	}
 	return -ENOPARAM;
@@ -103,6 +105,14 @@ static int rerofs_fc_parse_param(struct fs_context *fc, struct fs_parameter *par
 
 static int rerofs_fc_fill_super(struct super_block *sb, struct fs_context *fc)
 {
+	/*
+	 * A backing_dev_info of our own, as EROFS sets up for file-backed mounts:
+	 * with noop_backing_dev_info ra_pages is 0 and readahead never happens.
+	 */
+	int err = super_setup_bdi(sb);
+
+	if (err)
+		return err;
 	return rerofs_fill_super(sb, fc->source, fc->fs_private,
 				 fc->sb_flags & SB_SILENT);
 }
@@ -152,6 +162,11 @@ const char *rerofs_opts_digest(const struct rerofs_mount_opts *opts)
 int rerofs_opts_verity(const struct rerofs_mount_opts *opts)
 {
 	return opts->verity;
+}
+
+bool rerofs_opts_verity_set(const struct rerofs_mount_opts *opts)
+{
+	return opts->verity_set;
 }
 
 /*
@@ -301,6 +316,11 @@ void rerofs_seq_show_option(struct seq_file *m, const char *name, const char *va
 
 static int rerofs_fc_reconfigure(struct fs_context *fc)
 {
+	/* A remount may repeat rerofs's options but not change them. */
+	int err = rerofs_reconfigure(fc->root->d_sb, fc->fs_private);
+
+	if (err)
+		return err;
 	/* rerofs is read-only: a remount can never make it writable. */
 	fc->sb_flags |= SB_RDONLY;
 	return 0;
@@ -330,6 +350,11 @@ loff_t rerofs_file_size(struct file *file)
 umode_t rerofs_file_mode(struct file *file)
 {
 	return file_inode(file)->i_mode;
+}
+
+int rerofs_file_stack_depth(struct file *file)
+{
+	return file_inode(file)->i_sb->s_stack_depth;
 }
 
 const unsigned char *rerofs_dentry_name(const struct dentry *dentry, u32 *len)
@@ -492,4 +517,68 @@ struct posix_acl *rerofs_get_inode_acl(struct inode *inode, int type, bool rcu)
 		acl = posix_acl_from_xattr(&init_user_ns, value, len);
 	kfree(value);
 	return acl;
+}
+
+/*
+ * The verified-block cache of a mount: the page cache of a private anonymous
+ * inode (as EROFS keeps its managed cache). Only blocks that passed verification
+ * are added, so nothing unverified is ever served from it; its folios are clean,
+ * unmapped and on the LRU, so reclaim drops them under memory pressure (they are
+ * read and verified again when next needed), and nothing is allocated until a
+ * block is cached: no bookkeeping proportional to a blob's size. Nobody but
+ * rerofs can reach this mapping, unlike the backing file's page cache.
+ */
+struct inode *rerofs_cache_new(struct super_block *sb)
+{
+	struct inode *inode = new_inode(sb);
+
+	if (!inode)
+		return ERR_PTR(-ENOMEM);
+	set_nlink(inode, 1);
+	inode->i_size = OFFSET_MAX;
+	mapping_set_gfp_mask(inode->i_mapping, GFP_KERNEL);
+	return inode;
+}
+
+void rerofs_cache_put(struct inode *inode)
+{
+	iput(inode);
+}
+
+/* Copies len bytes at off of cached block index to buf: 0, or -ENOENT. */
+int rerofs_cache_read(struct inode *inode, pgoff_t index, size_t off, void *buf,
+		      size_t len)
+{
+	struct folio *folio;
+
+	if (off > PAGE_SIZE || len > PAGE_SIZE - off)
+		return -EINVAL;
+	folio = filemap_get_folio(inode->i_mapping, index);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	if (!folio_test_uptodate(folio)) {
+		folio_put(folio);
+		return -ENOENT;
+	}
+	memcpy_from_folio(buf, folio, off, len);
+	folio_put(folio);
+	return 0;
+}
+
+/* Adds a copy of the verified block data (PAGE_SIZE bytes) as block index. */
+int rerofs_cache_insert(struct inode *inode, pgoff_t index, const void *data)
+{
+	struct folio *folio = filemap_alloc_folio(GFP_KERNEL | __GFP_NOWARN, 0);
+	int err;
+
+	if (!folio)
+		return -ENOMEM;
+	memcpy_to_folio(folio, 0, data, PAGE_SIZE);
+	__folio_mark_uptodate(folio);
+	err = filemap_add_folio(inode->i_mapping, folio, index, GFP_KERNEL);
+	if (!err)
+		folio_unlock(folio);
+	folio_put(folio);
+	/* Someone else cached the same block first: as good. */
+	return err == -EEXIST ? 0 : err;
 }

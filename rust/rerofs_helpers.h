@@ -31,11 +31,14 @@ int rerofs_getxattr(struct inode *inode, int index, const char *name,
 		    void *buffer, size_t size);
 int rerofs_fill_super(struct super_block *sb, const char *source,
 		      struct rerofs_mount_opts *opts, int silent);
+int rerofs_reconfigure(struct super_block *sb, struct rerofs_mount_opts *opts);
 
 /* Implemented in C (rust/rerofs_helpers.c). */
 int rerofs_init_fs_context(struct fs_context *fc);
 loff_t rerofs_file_size(struct file *file);
 umode_t rerofs_file_mode(struct file *file);
+int rerofs_file_stack_depth(struct file *file);
+bool rerofs_opts_verity_set(const struct rerofs_mount_opts *opts);
 const unsigned char *rerofs_dentry_name(const struct dentry *dentry, u32 *len);
 loff_t rerofs_folio_pos(struct folio *folio);
 size_t rerofs_folio_size(struct folio *folio);
@@ -67,4 +70,9 @@ struct folio *rerofs_readahead_folio(struct readahead_control *rac);
 struct inode *rerofs_readahead_inode(struct readahead_control *rac);
 void rerofs_fill_statfs(struct kstatfs *buf, u32 magic, u64 blocks, u64 files,
 			u32 fsid0, u32 fsid1);
+struct inode *rerofs_cache_new(struct super_block *sb);
+void rerofs_cache_put(struct inode *inode);
+int rerofs_cache_read(struct inode *inode, unsigned long index, size_t off, void *buf,
+		      size_t len);
+int rerofs_cache_insert(struct inode *inode, unsigned long index, const void *data);
 #endif

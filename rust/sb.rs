@@ -5,6 +5,7 @@
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::str::{BStr, CStr};
+use kernel::sync::Arc;
 
 use crate::format::devtable::{DeviceExtent, DeviceSlot};
 use crate::format::superblock::{
@@ -16,8 +17,8 @@ use crate::format::{self, block_pos, BLOCK_SIZE};
 use crate::trust::{Policy, Trust};
 use crate::verity::{Blob, KernelSha, Tree};
 use crate::vfs::{
-    self, BackingFile, MountOptions, NewSuperBlock, SeqFile, StatFs, SuperBlock, SuperParams,
-    VerityMode,
+    self, BackingFile, BlockCache, MountOptions, NewSuperBlock, SeqFile, StatFs, SuperBlock,
+    SuperParams, VerityMode,
 };
 
 /// Longest image name kept for messages.
@@ -65,9 +66,11 @@ pub(crate) struct SbInfo {
     /// The `digest=` option as given, NUL terminated (empty if absent).
     digest_opt: KVec<u8>,
     /// Extra devices, in slot order (device id `i + 1`).
-    pub(crate) devices: KVec<Device>,
+    pub(crate) devices: KVVec<Device>,
     /// The raw long xattr name prefix table (`XATTR_PREFIXES`), and its entry count.
     pub(crate) long_prefixes: (KVec<u8>, u8),
+    /// Verified hash blocks and metadata blocks of every blob of the mount.
+    cache: Arc<BlockCache>,
 }
 
 impl SbInfo {
@@ -98,15 +101,137 @@ impl SbInfo {
     }
 }
 
+/// Reads and parses the `extra` device slots, after checking that the whole table
+/// lies inside the image (so nothing is allocated for slots that are not there).
+fn read_slots(
+    disk: &DiskSuper,
+    file: &Blob,
+    image_size: u64,
+    extra: u16,
+    shown: &BStr,
+) -> Result<KVVec<DeviceSlot>> {
+    let Some(start) = disk.device_slot_pos(0) else {
+        return Ok(KVVec::new());
+    };
+    let end = start.saturating_add(u64::from(extra) * DEVT_SLOT_SIZE as u64);
+    if end > image_size {
+        pr_err!(
+            "({}): the device table ({} slots at byte {}) does not fit in the image ({} bytes)\n",
+            shown,
+            extra,
+            start,
+            image_size
+        );
+        return Err(vfs::efscorrupted());
+    }
+    let total = usize::from(extra);
+    let mut slots = KVVec::with_capacity(total, GFP_KERNEL)?;
+    // The slots are contiguous: read them a block's worth at a time.
+    let mut buf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
+    let mut pos = start;
+    while slots.len() < total {
+        let n = core::cmp::min(BLOCK_SIZE / DEVT_SLOT_SIZE, total - slots.len());
+        let part = buf.get_mut(..n * DEVT_SLOT_SIZE).ok_or(EINVAL)?;
+        file.read_exact_at(shown, pos, part)?;
+        for raw in part.chunks_exact(DEVT_SLOT_SIZE) {
+            let slot = DeviceSlot::parse(raw).map_err(|e| {
+                pr_err!("({}): device slot {}: {}\n", shown, slots.len(), e);
+                errno(&e)
+            })?;
+            slots.push(slot, GFP_KERNEL)?;
+        }
+        pos += part.len() as u64;
+    }
+    Ok(slots)
+}
+
+/// True when `tag` is a blob name: 64 lowercase hex digits.
+fn is_blob_name(tag: &[u8]) -> bool {
+    tag.len() == 64 && tag.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Under `blobdir=`, every slot's tag must be a blob name, and no two slots may name
+/// the same blob (each opened blob costs memory and a file; an image has no reason
+/// to name one twice).
+fn check_blob_names(slots: &[DeviceSlot], shown: &BStr) -> Result {
+    for (i, slot) in slots.iter().enumerate() {
+        if !is_blob_name(slot.tag()) {
+            pr_err!(
+                "({}): device slot {}: tag {} is not 64 lowercase hex digits, refused with blobdir=\n",
+                shown,
+                i,
+                BStr::from_bytes(slot.tag())
+            );
+            return Err(EINVAL);
+        }
+    }
+    if has_duplicate_tag(slots)? {
+        pr_err!(
+            "({}): two device slots name the same blob, refused with blobdir=\n",
+            shown
+        );
+        return Err(vfs::efscorrupted());
+    }
+    Ok(())
+}
+
+/// True when two slots have the same tag: an open-addressing hash set of slot
+/// indexes, at most half full (linear in the number of slots).
+fn has_duplicate_tag(slots: &[DeviceSlot]) -> Result<bool> {
+    let size = slots.len().saturating_mul(2).next_power_of_two().max(2);
+    let mask = size - 1;
+    let mut table = KVVec::from_elem(usize::MAX, size, GFP_KERNEL)?;
+    for (i, slot) in slots.iter().enumerate() {
+        // FNV-1a over the tag.
+        let h = slot.tag.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let mut j = h as usize & mask;
+        loop {
+            let cell = table.get_mut(j).ok_or(EINVAL)?;
+            if *cell == usize::MAX {
+                *cell = i;
+                break;
+            }
+            if slots.get(*cell).map(|o| o.tag) == Some(slot.tag) {
+                return Ok(true);
+            }
+            j = (j + 1) & mask;
+        }
+    }
+    Ok(false)
+}
+
+/// Chooses the file of device `i` (slot `i`): the `device=` path the mounter gave,
+/// or the blob named by the slot's tag inside the mounter's `blobdir=`. An image
+/// never chooses a path outside the blob directory: without either option an image
+/// with extra devices is refused.
+fn device_path(i: u16, slot: &DeviceSlot, opts: &MountOptions<'_>) -> Result<(bool, KVec<u8>)> {
+    let mut buf = KVec::new();
+    if let Some(path) = opts.device(i.into()) {
+        buf.extend_from_slice(path.as_bytes_with_nul(), GFP_KERNEL)?;
+        return Ok((false, buf));
+    }
+    // `open_devices` refuses extra devices without `device=` or `blobdir=`.
+    let dir = opts.blobdir().ok_or(EINVAL)?;
+    buf.extend_from_slice(dir.as_bytes(), GFP_KERNEL)?;
+    buf.push(b'/', GFP_KERNEL)?;
+    buf.extend_from_slice(slot.tag(), GFP_KERNEL)?;
+    buf.push(0, GFP_KERNEL)?;
+    Ok((true, buf))
+}
+
 /// Opens the extra devices named by `device=` options, or else by the device
-/// slots' tags, and checks each is as large as its slot says.
+/// slots' tags inside `blobdir=`, and checks each is as large as its slot says.
 fn open_devices(
     disk: &DiskSuper,
     file: &Blob,
     image_size: u64,
     opts: &MountOptions<'_>,
     shown: &BStr,
-) -> Result<KVec<Device>> {
+    stack_depth: &mut i32,
+    cache: &Arc<BlockCache>,
+) -> Result<KVVec<Device>> {
     let extra = if disk.feature_incompat & INCOMPAT_DEVICE_TABLE != 0 {
         disk.extra_devices
     } else {
@@ -129,96 +254,68 @@ fn open_devices(
         );
         return Err(EINVAL);
     }
-    let mut devices = KVec::with_capacity(extra.into(), GFP_KERNEL)?;
-    let mut raw = [0u8; DEVT_SLOT_SIZE];
-    for i in 0..extra {
-        let pos = disk.device_slot_pos(i).unwrap_or(u64::MAX);
-        if pos.saturating_add(DEVT_SLOT_SIZE as u64) > image_size {
-            pr_err!(
-                "({}): device slot {} at byte {} is beyond the image\n",
-                shown,
-                i,
-                pos
-            );
-            return Err(vfs::efscorrupted());
-        }
-        file.read_exact_at(shown, pos, &mut raw)?;
-        let slot = DeviceSlot::parse(&raw).map_err(|e| {
-            pr_err!("({}): device slot {}: {}\n", shown, i, e);
-            errno(&e)
-        })?;
-        let mut tag_path = KVec::new();
-        let path = match (opts.device(i.into()), blobdir) {
-            (Some(path), _) => path,
-            (None, Some(dir)) => {
-                let tag = slot.tag();
-                if tag.len() != 64 || !tag.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-                    pr_err!(
-                        "({}): device slot {}: tag {} is not 64 lowercase hex digits, refused with blobdir=\n",
-                        shown,
-                        i,
-                        BStr::from_bytes(tag)
-                    );
-                    return Err(EINVAL);
-                }
-                tag_path.extend_from_slice(dir.as_bytes(), GFP_KERNEL)?;
-                tag_path.push(b'/', GFP_KERNEL)?;
-                tag_path.extend_from_slice(tag, GFP_KERNEL)?;
-                tag_path.push(0, GFP_KERNEL)?;
-                CStr::from_bytes_with_nul(&tag_path).map_err(|_| EINVAL)?
-            }
-            (None, None) => {
-                if slot.tag().is_empty() {
-                    pr_err!(
-                        "({}): device slot {} has an empty tag and no device= option\n",
-                        shown,
-                        i
-                    );
-                    return Err(EINVAL);
-                }
-                tag_path.extend_from_slice(slot.tag(), GFP_KERNEL)?;
-                tag_path.push(0, GFP_KERNEL)?;
-                CStr::from_bytes_with_nul(&tag_path).map_err(|_| {
-                    pr_err!("({}): device slot {} has a NUL inside its tag\n", shown, i);
-                    EINVAL
-                })?
-            }
+    if extra != 0 && blobdir.is_none() && opts.device_count() == 0 {
+        pr_err!(
+            "({}): the image has {} extra devices (blobs): give their directory with -o blobdir=DIR or each one with -o device=PATH\n",
+            shown,
+            extra
+        );
+        return Err(EINVAL);
+    }
+    let slots = read_slots(disk, file, image_size, extra, shown)?;
+    if blobdir.is_some() {
+        check_blob_names(&slots, shown)?;
+    }
+    let mut devices = KVVec::with_capacity(slots.len(), GFP_KERNEL)?;
+    for (i, slot) in (0u16..).zip(slots.into_iter()) {
+        let (untrusted, path_buf) = device_path(i, &slot, opts)?;
+        let path = CStr::from_bytes_with_nul(&path_buf).map_err(|_| EINVAL)?;
+        let id = i.checked_add(1).ok_or(EINVAL)?;
+        let opened = if untrusted {
+            BackingFile::open_untrusted_name(path)
+        } else {
+            BackingFile::open_nonblock(path)
         };
-        let dev = BackingFile::open(path).inspect_err(|e| {
+        let dev = opened.inspect_err(|e| {
             pr_err!(
-                "({}): cannot open device {} ({}): {:?}\n",
+                "({}): cannot open device {} ({}): {:?}{}\n",
                 shown,
-                i + 1,
+                id,
                 path,
-                e
+                e,
+                if untrusted && vfs::is_eloop(e) {
+                    " (a symlink: blobs are not looked up through symlinks)"
+                } else {
+                    ""
+                }
             );
         })?;
         if !dev.is_file_or_bdev() {
             pr_err!(
                 "({}): device {} ({}) is not a regular file or block device\n",
                 shown,
-                i + 1,
+                id,
                 path
             );
             return Err(EINVAL);
         }
+        check_stack_depth(&dev, stack_depth, shown)?;
         let need = block_pos(slot.blocks);
         if dev.size() < need {
             pr_err!(
                 "({}): device {} ({}) is too short: {} bytes, the device table says {}\n",
                 shown,
-                i + 1,
+                id,
                 path,
                 dev.size(),
                 need
             );
-            return Err(EINVAL);
+            return Err(vfs::efscorrupted());
         }
         let readable_blocks = match slot.blocks {
             0 if !file.is_verified() => dev.size() / BLOCK_SIZE as u64,
             n => n.into(),
         };
-        let id = i.checked_add(1).ok_or(EINVAL)?;
         let dev = if file.is_verified() {
             // The slot (read from the verified metadata blob) names the blob by its
             // digest; the blob's own descriptor must hash to it.
@@ -241,7 +338,9 @@ fn open_devices(
                 );
                 return Err(vfs::ebadmsg());
             }
-            Blob::verified(dev, id, Tree::new(&desc)?)?
+            let mut blob = Blob::verified(dev, id, Tree::new(&desc)?)?;
+            blob.attach_cache(cache);
+            blob
         } else {
             Blob::unverified(dev, id)
         };
@@ -255,6 +354,23 @@ fn open_devices(
         )?;
     }
     Ok(devices)
+}
+
+/// Raises `depth` (the new superblock's `s_stack_depth`) to one more than the
+/// file system `file` lives on, and refuses a mount stacked deeper than
+/// `FILESYSTEM_MAX_STACK_DEPTH`: each layer recurses once through `kernel_read`.
+fn check_stack_depth(file: &BackingFile, depth: &mut i32, shown: &BStr) -> Result {
+    let d = file.stack_depth().saturating_add(1);
+    if d > vfs::MAX_STACK_DEPTH {
+        pr_err!(
+            "({}): maximum file system stacking depth ({}) exceeded: the image or a blob lives on a stacked file system\n",
+            shown,
+            vfs::MAX_STACK_DEPTH
+        );
+        return Err(EINVAL);
+    }
+    *depth = core::cmp::max(*depth, d);
+    Ok(())
 }
 
 /// Loads the long xattr name prefix table, if the image has one.
@@ -390,6 +506,8 @@ pub(crate) fn fill_super(
         pr_err!("({}): not a regular file or block device\n", shown);
         return Err(EINVAL);
     }
+    let mut stack_depth = 0;
+    check_stack_depth(&file, &mut stack_depth, shown)?;
     let file_size = file.size();
     if file_size < BLOCK_SIZE as u64 {
         if !silent {
@@ -419,7 +537,9 @@ pub(crate) fn fill_super(
         );
         return Err(vfs::efscorrupted());
     }
-    let (file, trust) = open_metadata_blob(file, &unverified, opts, shown)?;
+    let (mut file, trust) = open_metadata_blob(file, &unverified, opts, shown)?;
+    let cache = Arc::new(BlockCache::new(&new)?, GFP_KERNEL)?;
+    file.attach_cache(&cache);
     let (disk, image_size) = if file.is_verified() {
         block0.fill(0);
         file.read_exact_at(shown, 0, &mut block0)?;
@@ -437,7 +557,15 @@ pub(crate) fn fill_super(
         let path = opts.device(i).ok_or(EINVAL)?;
         device_opts.push(copy_cstr(path)?, GFP_KERNEL)?;
     }
-    let devices = open_devices(&disk, &file, image_size, opts, shown)?;
+    let devices = open_devices(
+        &disk,
+        &file,
+        image_size,
+        opts,
+        shown,
+        &mut stack_depth,
+        &cache,
+    )?;
     let blobdir_opt = match opts.blobdir() {
         Some(dir) => copy_cstr(dir)?,
         None => KVec::new(),
@@ -461,11 +589,13 @@ pub(crate) fn fill_super(
             digest_opt,
             devices,
             long_prefixes,
+            cache,
         },
         GFP_KERNEL,
     )?;
     let params = SuperParams {
         magic: format::SUPER_MAGIC,
+        stack_depth,
     };
     let sb = new.init(&params, info);
     let root = crate::inode::iget(sb.sb(), root_nid)?;
@@ -491,6 +621,48 @@ pub(crate) fn fill_super(
     );
     sb.set_root(root)?;
     Ok(())
+}
+
+/// Checks a remount: rerofs's own options may be repeated but not changed (the
+/// devices, blob directory and trust were settled at mount). Options left out keep
+/// their values.
+pub(crate) fn reconfigure(sb: &SuperBlock, opts: &MountOptions<'_>) -> Result {
+    let info = sb.info();
+    let same =
+        |given: Option<&CStr>, kept: &[u8]| given.map_or(true, |g| g.as_bytes_with_nul() == kept);
+    let mut changed = None;
+    if opts.verity_given() && opts.verity() != info.verity_opt {
+        changed = Some("verity=");
+    } else if !same(opts.digest(), &info.digest_opt) {
+        changed = Some("digest=");
+    } else if !same(opts.blobdir(), &info.blobdir_opt) {
+        changed = Some("blobdir=");
+    } else if opts.device_count() != 0
+        && (opts.device_count() != info.device_opts.len()
+            || (0..opts.device_count()).any(|i| {
+                !same(
+                    opts.device(i),
+                    info.device_opts.get(i).map_or(&[], |v| &v[..]),
+                )
+            }))
+    {
+        changed = Some("device=");
+    }
+    if let Some(what) = changed {
+        pr_err!(
+            "({}): remount cannot change {} (unmount and mount again)\n",
+            info.name(),
+            what
+        );
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Drops what the mount caches before the superblock is shut down (the cache's
+/// inode must be gone by then).
+pub(crate) fn before_shutdown(info: &SbInfo) {
+    info.cache.release();
 }
 
 /// What `statfs` reports for `sb`.

@@ -5,25 +5,34 @@
 //! used. Hash blocks are read once, checked up to the first already-verified
 //! ancestor (or the root hash), and kept in memory as verified.
 //!
-//! Verified hash blocks live in rerofs's own memory, not in the backing file's
+//! Verified hash blocks, and verified metadata blocks read in part, are kept in
+//! the mount's [`BlockCache`] (a private page cache), not in the backing file's
 //! page cache: whoever can write the backing file cannot change a block after it
-//! was checked. A block that fails is not kept, so the same read succeeds once
-//! the blob's bytes are right (a blob still being downloaded).
+//! was checked. The cache allocates nothing until a block is kept and reclaim may
+//! drop any block (it is read and checked again when next needed), so what a
+//! mount pins is bounded by memory pressure, not by the size a blob claims. A
+//! block that fails is not kept, so the same read succeeds once the blob's bytes
+//! are right (a blob still being downloaded).
 
 use kernel::prelude::*;
 use kernel::str::BStr;
+use kernel::sync::Arc;
 
 use crate::format::verity::{hash_slot, Descriptor, Geometry, Hasher, DIGEST_SIZE, MAX_LEVELS};
 use crate::format::BLOCK_SIZE;
-use crate::vfs::{self, BackingFile, OnceSlots};
+use crate::vfs::{self, BackingFile, BlockCache};
 
 /// One block of bytes.
 type Block = [u8; BLOCK_SIZE];
 
-/// Largest metadata blob (in blocks: 4 GiB) whose verified blocks are kept; a
-/// larger one is verified on every read instead (the pointer array alone would
-/// take 8 MiB per 4 GiB).
-const META_CACHE_MAX_BLOCKS: u64 = 1 << 20;
+/// Cache keys: a verified hash block (tree block `n` of blob `id`) or a verified
+/// data block read in part (block `n` of blob `id`): kind, then 16 bits of blob id,
+/// then 32 bits of block (trees and data areas have fewer than 2^32 blocks).
+fn cache_key(kind: u64, id: u16, n: u64) -> u64 {
+    (kind << 48) | (u64::from(id) << 32) | (n & 0xffff_ffff)
+}
+const KIND_TREE: u64 = 0;
+const KIND_DATA: u64 = 1;
 
 /// SHA-256 through the kernel crypto API, for the format crate's descriptor code.
 pub(crate) struct KernelSha;
@@ -36,22 +45,19 @@ impl Hasher for KernelSha {
     }
 }
 
-/// A blob's tree: its shape, its trusted root hash and the verified hash blocks.
+/// A blob's tree: its shape and its trusted root hash.
 pub(crate) struct Tree {
     geo: Geometry,
     root: [u8; DIGEST_SIZE],
-    verified: OnceSlots<Block>,
 }
 
 impl Tree {
     /// The tree of a blob whose descriptor is `desc` (already trusted).
     pub(crate) fn new(desc: &Descriptor) -> Result<Self> {
         let geo = Geometry::new(desc.data_size).map_err(|_| vfs::efscorrupted())?;
-        let n = usize::try_from(geo.tree_blocks()).map_err(|_| EINVAL)?;
         Ok(Self {
             geo,
             root: desc.root_hash,
-            verified: OnceSlots::new(n)?,
         })
     }
 }
@@ -65,10 +71,11 @@ pub(crate) struct Blob {
     id: u16,
     /// `None` when the blob is read unverified.
     tree: Option<Tree>,
-    /// Verified blocks of the metadata blob read in part (inodes, directories,
-    /// xattrs, chunk tables), kept so that they are hashed once. Whole-block reads
-    /// (file data) are not kept here: the page cache holds those.
-    meta_blocks: Option<OnceSlots<Block>>,
+    /// Where verified hash blocks and verified blocks read in part (inodes,
+    /// directories, xattrs, chunk tables) are kept, so that they are hashed once
+    /// while they stay cached. Whole-block reads (file data) are not kept here:
+    /// the file's page cache holds those. `None` until [`Blob::attach_cache`].
+    cache: Option<Arc<BlockCache>>,
 }
 
 /// Allocates one zeroed block on the heap (4 KiB is too much for the stack).
@@ -83,25 +90,25 @@ impl Blob {
             file,
             id,
             tree: None,
-            meta_blocks: None,
+            cache: None,
         }
     }
 
-    /// A blob whose every block is checked against `tree`. The metadata blob (id
-    /// 0) also keeps the blocks it reads in part.
+    /// A blob whose every block is checked against `tree`.
     pub(crate) fn verified(file: BackingFile, id: u16, tree: Tree) -> Result<Self> {
-        let meta_blocks = if id == 0 && tree.geo.data_blocks() <= META_CACHE_MAX_BLOCKS {
-            let n = usize::try_from(tree.geo.data_blocks()).map_err(|_| EINVAL)?;
-            Some(OnceSlots::new(n)?)
-        } else {
-            None
-        };
         Ok(Self {
             file,
             id,
             tree: Some(tree),
-            meta_blocks,
+            cache: None,
         })
+    }
+
+    /// Keeps this blob's verified blocks in `cache` from now on.
+    pub(crate) fn attach_cache(&mut self, cache: &Arc<BlockCache>) {
+        if self.tree.is_some() {
+            self.cache = Some(cache.clone());
+        }
     }
 
     /// True when reads are verified.
@@ -134,24 +141,22 @@ impl Blob {
             let n = core::cmp::min(BLOCK_SIZE - in_blk, buf.len() - done);
             let dst = buf.get_mut(done..done + n).ok_or(EINVAL)?;
             if n == BLOCK_SIZE {
-                // A whole block: read it in place, then check it.
-                self.file.read_exact_at(blk * bs, dst)?;
-                if let Err(e) = self.verify(image, tree, blk, dst) {
+                // A whole block: read it in place, then check it. Whatever fails,
+                // no unverified byte is left in `dst`.
+                let checked = self
+                    .file
+                    .read_exact_at(blk * bs, dst)
+                    .and_then(|()| self.verify(image, tree, blk, dst));
+                if let Err(e) = checked {
                     dst.fill(0);
                     return Err(e);
                 }
-            } else if let Some(cache) = &self.meta_blocks {
-                let i = usize::try_from(blk).map_err(|_| EINVAL)?;
-                let b = match cache.get(i) {
-                    Some(b) => b,
-                    None => {
-                        let mut b = new_block()?;
-                        self.file.read_exact_at(blk * bs, &mut b[..])?;
-                        self.verify(image, tree, blk, &b[..])?;
-                        cache.set(i, b)?
-                    }
-                };
-                dst.copy_from_slice(b.get(in_blk..in_blk + n).ok_or(EINVAL)?);
+            } else if self
+                .cache
+                .as_ref()
+                .is_some_and(|c| c.read(cache_key(KIND_DATA, self.id, blk), in_blk, dst))
+            {
+                // Served from the cache of verified blocks.
             } else {
                 let b = match &mut bounce {
                     Some(b) => b,
@@ -160,6 +165,10 @@ impl Blob {
                 self.file.read_exact_at(blk * bs, &mut b[..])?;
                 self.verify(image, tree, blk, &b[..])?;
                 dst.copy_from_slice(b.get(in_blk..in_blk + n).ok_or(EINVAL)?);
+                if let Some(cache) = &self.cache {
+                    // Not kept (no memory): read and checked again next time.
+                    let _ = cache.insert(cache_key(KIND_DATA, self.id, blk), b);
+                }
             }
             done += n;
         }
@@ -172,20 +181,22 @@ impl Blob {
         let geo = &tree.geo;
         // Hash blocks read on the way up, checked against the level below but not
         // yet anchored: kept once the walk reaches a verified block or the root.
-        let mut pending: [Option<(usize, KBox<Block>)>; MAX_LEVELS] = Default::default();
+        let mut pending: [Option<(u64, KBox<Block>)>; MAX_LEVELS] = Default::default();
         let mut anchored = geo.levels == 0 && want == tree.root;
         let mut index = blk;
         let mut failed_level = None;
         for level in 0..geo.levels {
             let (hidx, off) = hash_slot(index);
             let tb = geo.tree_block(level, hidx).ok_or(EINVAL)?;
-            let tb = usize::try_from(tb).map_err(|_| EINVAL)?;
-            if let Some(hb) = tree.verified.get(tb) {
-                anchored = hb.get(off..off + DIGEST_SIZE) == Some(&want[..]);
-                if !anchored {
-                    failed_level = Some(level);
+            let mut cached = [0u8; DIGEST_SIZE];
+            if let Some(cache) = &self.cache {
+                if cache.read(cache_key(KIND_TREE, self.id, tb), off, &mut cached) {
+                    anchored = cached == want;
+                    if !anchored {
+                        failed_level = Some(level);
+                    }
+                    break;
                 }
-                break;
             }
             let mut hb = new_block()?;
             let hpos = geo.hash_block_pos(level, hidx).ok_or(EINVAL)?;
@@ -223,8 +234,11 @@ impl Blob {
             }
             return Err(EIO);
         }
-        for (tb, hb) in pending.into_iter().flatten() {
-            tree.verified.set(tb, hb)?;
+        if let Some(cache) = &self.cache {
+            for (tb, hb) in pending.into_iter().flatten() {
+                // Not kept (no memory): read and checked again next time.
+                let _ = cache.insert(cache_key(KIND_TREE, self.id, tb), &hb);
+            }
         }
         Ok(())
     }

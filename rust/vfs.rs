@@ -48,6 +48,12 @@ pub(crate) fn efscorrupted_report(image: &kernel::str::BStr, what: &str, pos: u6
     efscorrupted()
 }
 
+/// True when `e` is `ELOOP` (not among `kernel::error::code` in 6.12): a symlink
+/// met where `O_NOFOLLOW` forbids one.
+pub(crate) fn is_eloop(e: &Error) -> bool {
+    e.to_errno() == -(bindings::ELOOP as c_int)
+}
+
 /// `EOPNOTSUPP` (not among `kernel::error::code` in 6.12).
 pub(crate) fn eopnotsupp() -> Error {
     Error::from_errno(-(bindings::EOPNOTSUPP as c_int))
@@ -79,6 +85,22 @@ mod c {
         pub(super) fn rerofs_init_fs_context(fc: *mut bindings::fs_context) -> c_int;
         pub(super) fn rerofs_file_size(file: *mut bindings::file) -> bindings::loff_t;
         pub(super) fn rerofs_file_mode(file: *mut bindings::file) -> bindings::umode_t;
+        pub(super) fn rerofs_file_stack_depth(file: *mut bindings::file) -> c_int;
+        pub(super) fn rerofs_cache_new(sb: *mut bindings::super_block) -> *mut bindings::inode;
+        pub(super) fn rerofs_cache_put(inode: *mut bindings::inode);
+        pub(super) fn rerofs_cache_read(
+            inode: *mut bindings::inode,
+            index: core::ffi::c_ulong,
+            off: usize,
+            buf: *mut c_void,
+            len: usize,
+        ) -> c_int;
+        pub(super) fn rerofs_cache_insert(
+            inode: *mut bindings::inode,
+            index: core::ffi::c_ulong,
+            data: *const c_void,
+        ) -> c_int;
+        pub(super) fn rerofs_opts_verity_set(opts: *const c_void) -> bool;
         pub(super) fn rerofs_dentry_name(
             dentry: *const bindings::dentry,
             len: *mut u32,
@@ -194,6 +216,14 @@ impl Drop for Registration {
 }
 
 unsafe extern "C" fn kill_sb_callback(sb: *mut bindings::super_block) {
+    // SAFETY: C passes a superblock of our type that is being torn down; its
+    // `s_fs_info` is null or a valid `SbInfo` (see `NewSuperBlock::init`), and no
+    // read can be in flight any more.
+    let info = unsafe { (*sb).s_fs_info };
+    if !info.is_null() {
+        // SAFETY: See above.
+        crate::sb::before_shutdown(unsafe { &*info.cast::<SbInfo>() });
+    }
     // SAFETY: C passes a superblock of our type that is being torn down.
     unsafe { bindings::kill_anon_super(sb) };
     // SAFETY: `sb` is still valid memory until this callback returns; `s_fs_info` is
@@ -204,6 +234,23 @@ unsafe extern "C" fn kill_sb_callback(sb: *mut bindings::super_block) {
         // SAFETY: See above: we own the box and nothing else refers to it.
         drop(unsafe { KBox::from_raw(info.cast::<SbInfo>()) });
     }
+}
+
+#[no_mangle]
+unsafe extern "C" fn rerofs_reconfigure(
+    sb: *mut bindings::super_block,
+    opts: *const c_void,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: C passes the mounted superblock being reconfigured (it has a root,
+        // so `fill_super` succeeded and `s_fs_info` is a valid `SbInfo`), alive for
+        // the call.
+        let sb = unsafe { SuperBlock::from_raw(sb) };
+        // INVARIANT: `opts` is the fs_context's option block, alive for the call.
+        let opts = MountOptions(NonNull::new(opts.cast_mut()).ok_or(EINVAL)?, PhantomData);
+        crate::sb::reconfigure(sb, &opts)?;
+        Ok(0)
+    })
 }
 
 #[no_mangle]
@@ -270,6 +317,12 @@ impl<'a> MountOptions<'a> {
             2 => VerityMode::Require,
             _ => VerityMode::On,
         }
+    }
+
+    /// True when `verity=` was given (a remount must then not change it).
+    pub(crate) fn verity_given(&self) -> bool {
+        // SAFETY: The option block is valid by the type invariant.
+        unsafe { c::rerofs_opts_verity_set(self.0.as_ptr()) }
     }
 
     /// The `i`-th `device=` path.
@@ -377,85 +430,72 @@ pub(crate) fn require_verity() -> bool {
 }
 
 // ---------------------------------------------------------------------------------
-// A fixed-size array of set-once boxed values (the verified hash block cache).
+// The cache of verified blocks (hash blocks, metadata blocks read in part).
 
-/// `len` slots, each empty or holding a `KBox<T>` that stays until the array is
-/// dropped. Readers never block; a slot is filled at most once (a racing second
-/// value is dropped).
+/// The verified-block cache of one mount: the page cache of a private anonymous
+/// inode (see `rerofs_cache_new` in `rerofs_helpers.c`). Blocks are keyed by a
+/// 64-bit index of the caller's choosing; reclaim may drop any block at any time.
 ///
 /// # Invariants
 ///
-/// Every non-null pointer in `slots` came from `KBox::into_raw`, is owned by the
-/// array and is never changed or freed before the array is dropped.
-pub(crate) struct OnceSlots<T> {
-    slots: KVVec<core::sync::atomic::AtomicPtr<T>>,
-}
+/// The pointer is null (released) or an inode of our superblock from
+/// `rerofs_cache_new` on which we hold the one reference.
+pub(crate) struct BlockCache(core::sync::atomic::AtomicPtr<bindings::inode>);
 
-// SAFETY: Values are only handed out as shared references and moved in whole, so
-// the array is as thread-safe as `T` is `Send + Sync`.
-unsafe impl<T: Send + Sync> Send for OnceSlots<T> {}
-// SAFETY: See above; the slots themselves are atomics.
-unsafe impl<T: Send + Sync> Sync for OnceSlots<T> {}
+impl BlockCache {
+    /// A new, empty cache for the superblock being set up.
+    pub(crate) fn new(sb: &NewSuperBlock) -> Result<Self> {
+        // SAFETY: `sb` is a valid superblock being set up (type invariant of
+        // `NewSuperBlock`); `new_inode` may be called on it.
+        let inode = from_err_ptr(unsafe { c::rerofs_cache_new(sb.0.as_ptr()) })?;
+        // INVARIANT: `rerofs_cache_new` returned an inode with one reference, ours.
+        Ok(Self(core::sync::atomic::AtomicPtr::new(inode)))
+    }
 
-impl<T> OnceSlots<T> {
-    /// `len` empty slots.
-    pub(crate) fn new(len: usize) -> Result<Self> {
-        let mut slots = KVVec::with_capacity(len, GFP_KERNEL)?;
-        for _ in 0..len {
-            slots.push(
-                core::sync::atomic::AtomicPtr::new(ptr::null_mut()),
-                GFP_KERNEL,
-            )?;
+    /// Copies `buf.len()` bytes at `off` of block `index` into `buf`; false when
+    /// the block is not cached (never was, was reclaimed, or the cache is released).
+    pub(crate) fn read(&self, index: u64, off: usize, buf: &mut [u8]) -> bool {
+        let inode = self.0.load(core::sync::atomic::Ordering::Acquire);
+        if inode.is_null() || off > PAGE_SIZE || buf.len() > PAGE_SIZE - off {
+            return false;
         }
-        Ok(Self { slots })
+        let Some(index) = core::ffi::c_ulong::try_from(index).ok() else {
+            return false;
+        };
+        // SAFETY: `inode` is our cache inode (type invariant; it is only released by
+        // `release`, which runs when no read can be in flight); `buf` is writable for
+        // `buf.len()` bytes and `off + buf.len() <= PAGE_SIZE` was checked.
+        unsafe { c::rerofs_cache_read(inode, index, off, buf.as_mut_ptr().cast(), buf.len()) == 0 }
     }
 
-    /// The value in slot `i`, if it has one.
-    pub(crate) fn get(&self, i: usize) -> Option<&T> {
-        let p = self
-            .slots
-            .get(i)?
-            .load(core::sync::atomic::Ordering::Acquire);
-        // SAFETY: By the type invariant a non-null pointer is a live box owned by
-        // `self` that is not freed while `self` (and so the returned borrow) lives.
-        unsafe { p.as_ref() }
+    /// Caches a copy of `block` (verified by the caller) as block `index`.
+    pub(crate) fn insert(&self, index: u64, block: &[u8; PAGE_SIZE]) -> Result {
+        let inode = self.0.load(core::sync::atomic::Ordering::Acquire);
+        if inode.is_null() {
+            return Ok(());
+        }
+        let index = core::ffi::c_ulong::try_from(index).map_err(|_| EINVAL)?;
+        // SAFETY: As in `read`; `block` is `PAGE_SIZE` readable bytes.
+        to_result(unsafe { c::rerofs_cache_insert(inode, index, block.as_ptr().cast()) })
     }
 
-    /// Puts `value` in slot `i` unless it already holds one; returns what the slot
-    /// holds afterwards.
-    pub(crate) fn set(&self, i: usize, value: KBox<T>) -> Result<&T> {
-        let slot = self.slots.get(i).ok_or(EINVAL)?;
-        let new = KBox::into_raw(value);
-        match slot.compare_exchange(
-            ptr::null_mut(),
-            new,
-            core::sync::atomic::Ordering::AcqRel,
-            core::sync::atomic::Ordering::Acquire,
-        ) {
-            // SAFETY: `new` is now owned by the slot (type invariant) and lives as
-            // long as `self`.
-            Ok(_) => Ok(unsafe { &*new }),
-            Err(old) => {
-                // SAFETY: The exchange failed, so `new` is still ours alone.
-                drop(unsafe { KBox::from_raw(new) });
-                // SAFETY: `old` is non-null (the exchange only fails on a set slot)
-                // and owned by `self`, by the type invariant.
-                Ok(unsafe { &*old })
-            }
+    /// Drops every cached block and the inode. Called before the superblock is
+    /// shut down (an inode still held then would be a busy inode at umount).
+    pub(crate) fn release(&self) {
+        let inode = self
+            .0
+            .swap(ptr::null_mut(), core::sync::atomic::Ordering::AcqRel);
+        if !inode.is_null() {
+            // SAFETY: We held the one reference (type invariant) and gave up the
+            // pointer above, so nobody uses it after this.
+            unsafe { c::rerofs_cache_put(inode) };
         }
     }
 }
 
-impl<T> Drop for OnceSlots<T> {
+impl Drop for BlockCache {
     fn drop(&mut self) {
-        for slot in self.slots.iter() {
-            let p = slot.load(core::sync::atomic::Ordering::Acquire);
-            if !p.is_null() {
-                // SAFETY: By the type invariant the box is ours and nothing borrows
-                // it any more (we have `&mut self`).
-                drop(unsafe { KBox::from_raw(p) });
-            }
-        }
+        self.release();
     }
 }
 
@@ -490,7 +530,14 @@ pub(crate) struct NewSuperBlock(NonNull<bindings::super_block>);
 pub(crate) struct SuperParams {
     /// `s_magic`, also statfs's `f_type`.
     pub(crate) magic: u32,
+    /// `s_stack_depth`: one more than the deepest file system the image or a blob
+    /// is read from (at most [`MAX_STACK_DEPTH`]).
+    pub(crate) stack_depth: i32,
 }
+
+/// `FILESYSTEM_MAX_STACK_DEPTH`: how many file systems may be stacked on each other
+/// (each read recurses once per layer through `kernel_read`).
+pub(crate) const MAX_STACK_DEPTH: i32 = bindings::FILESYSTEM_MAX_STACK_DEPTH as i32;
 
 impl NewSuperBlock {
     /// Makes the superblock read-only, 4 KiB-blocked, and hands it `info`, which it
@@ -502,6 +549,7 @@ impl NewSuperBlock {
             c::rerofs_sb_set_readonly(sb);
             c::rerofs_sb_set_xattr(sb);
             (*sb).s_magic = params.magic as _;
+            (*sb).s_stack_depth = params.stack_depth;
             (*sb).s_blocksize = PAGE_SIZE as _;
             (*sb).s_blocksize_bits = crate::format::BLOCK_BITS;
             (*sb).s_op = &SUPER_OPS.0;
@@ -770,7 +818,34 @@ unsafe impl Sync for BackingFile {}
 impl BackingFile {
     /// Opens `path` read-only.
     pub(crate) fn open(path: &CStr) -> Result<Self> {
-        let flags = (bindings::O_RDONLY | bindings::O_LARGEFILE) as c_int;
+        Self::open_flags(path, bindings::O_RDONLY | bindings::O_LARGEFILE)
+    }
+
+    /// Opens a path the mounter named (`device=`): read-only and without blocking,
+    /// so that a FIFO or a device that waits in `open` cannot hang the mount (the
+    /// caller refuses anything but a regular file or block device right after).
+    pub(crate) fn open_nonblock(path: &CStr) -> Result<Self> {
+        Self::open_flags(
+            path,
+            bindings::O_RDONLY | bindings::O_LARGEFILE | bindings::O_NONBLOCK,
+        )
+    }
+
+    /// Opens a blob named by an image inside the mounter's blob directory:
+    /// read-only, without blocking and without following a symlink in the last
+    /// component (the caller refuses anything but a regular file or block device).
+    pub(crate) fn open_untrusted_name(path: &CStr) -> Result<Self> {
+        Self::open_flags(
+            path,
+            bindings::O_RDONLY
+                | bindings::O_LARGEFILE
+                | bindings::O_NONBLOCK
+                | bindings::O_NOFOLLOW,
+        )
+    }
+
+    fn open_flags(path: &CStr, flags: u32) -> Result<Self> {
+        let flags = flags as c_int;
         // SAFETY: `path` is NUL terminated.
         let f = from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr().cast(), flags, 0) })?;
         // INVARIANT: `filp_open` returned a file with a reference we own.
@@ -782,6 +857,13 @@ impl BackingFile {
         // SAFETY: The file is valid by the type invariant.
         let size = unsafe { c::rerofs_file_size(self.0.as_ptr()) };
         size.max(0) as u64
+    }
+
+    /// `s_stack_depth` of the file system the file lives on (0 for a block device
+    /// or a file on a disk file system; 1 or more on a stacked one such as rerofs).
+    pub(crate) fn stack_depth(&self) -> i32 {
+        // SAFETY: The file is valid by the type invariant.
+        unsafe { c::rerofs_file_stack_depth(self.0.as_ptr()) }
     }
 
     /// True for a regular file or a block device.

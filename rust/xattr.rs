@@ -15,9 +15,9 @@ use crate::sb::SbInfo;
 use crate::vfs::{self, Inode};
 
 /// Reads the inline xattr region of `ii` (empty when the inode has none).
-fn read_inline(sbi: &SbInfo, ii: &InodeInfo) -> Result<KVec<u8>> {
+fn read_inline(sbi: &SbInfo, ii: &InodeInfo) -> Result<KVVec<u8>> {
     let size = ii.disk.xattr_size();
-    let mut region = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+    let mut region = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
     if size > 0 {
         let pos = ii.disk.xattr_pos(ii.pos).ok_or(EINVAL)?;
         sbi.read_meta(pos, &mut region, "inline xattrs")?;
@@ -26,12 +26,12 @@ fn read_inline(sbi: &SbInfo, ii: &InodeInfo) -> Result<KVec<u8>> {
 }
 
 /// Reads the shared xattr entry `id` into `buf`.
-fn read_shared(sbi: &SbInfo, id: u32, buf: &mut KVec<u8>) -> Result {
+fn read_shared(sbi: &SbInfo, id: u32, buf: &mut KVVec<u8>) -> Result {
     let pos = sbi.disk.shared_xattr_pos(id);
     let mut head = [0u8; ENTRY_HEADER_SIZE];
     sbi.read_meta(pos, &mut head, "shared xattr")?;
     let h = EntryHeader::parse(&head).map_err(|e| report(sbi, u64::from(id), &e))?;
-    *buf = KVec::from_elem(0u8, h.unpadded_size(), GFP_KERNEL)?;
+    *buf = KVVec::from_elem(0u8, h.unpadded_size(), GFP_KERNEL)?;
     sbi.read_meta(pos, buf, "shared xattr")
 }
 
@@ -77,7 +77,7 @@ pub(crate) fn get(inode: &Inode, index: u8, name: &[u8], out: Option<&mut [u8]>)
             return copy_value(e.value, out);
         }
     }
-    let mut buf = KVec::new();
+    let mut buf = KVVec::new();
     for id in x.shared_ids() {
         read_shared(sbi, id, &mut buf)?;
         let (e, _) = Entry::parse(&buf).map_err(|e| report(sbi, nid, &e))?;
@@ -132,7 +132,7 @@ pub(crate) fn list(inode: &Inode, out: Option<&mut [u8]>) -> Result<usize> {
     for e in x.entries() {
         names.add(&e.map_err(|e| report(sbi, nid, &e))?, &long)?;
     }
-    let mut buf = KVec::new();
+    let mut buf = KVVec::new();
     for id in x.shared_ids() {
         read_shared(sbi, id, &mut buf)?;
         let (e, _) = Entry::parse(&buf).map_err(|e: FormatError| report(sbi, nid, &e))?;

@@ -11,7 +11,10 @@
 #      guest's output -- crash, timeout -- count as failed); exit 0 only if
 #      everything passed.
 # Options: --images-only (steps 1 only), --kvm (passed to vm-run).
-# Environment: RERO_SELFTEST_TIMEOUT (guest time limit in s, default 900; a normal run takes about 5 min).
+# Environment: RERO_SELFTEST_SHARDS (guests run at once, default: host CPUs, at most 2),
+# RERO_SELFTEST_IDLE (a guest that prints no line for this many seconds is stopped,
+# default 600), RERO_SELFTEST_TIMEOUT (overall limit per guest in s, default 10800:
+# far above any real run; the idle watchdog is what catches a hang).
 set -u
 export LC_ALL=C
 
@@ -229,41 +232,125 @@ PY
 python3 "$here/guest/veritytest.py" fsvsign "$vd/signed/meta.img" "$vd/fsverity-signed.img" "$ca.key" "$ca.pem" &&
 	python3 "$here/sbtool.py" corrupt "$vd/signed/meta.img" "$vd/nobit.img" 'compat&=~0x80000000' ||
 	fail_setup "cannot make fsverity-signed.img or nobit.img"
+# ---------------------------------------------------------------- security data
+# (selftests/guest/security.sh crafts the hostile images in the guest; only the
+# nested images are made here: outer.img holds mid.img, which holds inner.img.)
+sd=$out/security
+mkdir -p "$sd/t/inner" "$sd/t/mid" "$sd/t/outer" || fail_setup "cannot create $sd"
+echo "the innermost file" >"$sd/t/inner/file"
+mkfs.erofs --quiet -T0 -U $uuid "$sd/t/mid/inner.img" "$sd/t/inner" &&
+	mkfs.erofs --quiet -T0 -U $uuid "$sd/t/outer/mid.img" "$sd/t/mid" &&
+	mkfs.erofs --quiet -T0 -U $uuid "$sd/outer.img" "$sd/t/outer" || fail_setup "mkfs.erofs of the nested images failed"
 echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 [ $images_only = 1 ] && exit 0
 
-# ---------------------------------------------------------------- guest run
-log=$out/guest.log
+# ---------------------------------------------------------------- guest runs
+# The groups (one per image in images.list, plus "verity", "verity-campaigns"
+# and "security") are
+# split over several guests that run at the same time (RERO_SELFTEST_SHARDS,
+# default: the number of host CPUs, at most 2): each guest runs its groups
+# sequentially on one vCPU, so two guests keep two host cores busy. Groups are
+# dealt out longest first (weights: measured seconds, roughly) to the least
+# loaded shard. Every group runs in exactly one shard; every shard also loads and
+# unloads the module and checks dmesg.
+declare -A weight=([verity]=300 [verity-campaigns]=250 [security]=120 [wide]=90 [wide-compact]=80 [default]=60
+	[xattr]=40 [blobdev]=40 [chunk4096]=25 [chunk65536]=25 [chunk1048576]=25 [chunk65536-idx]=25)
+groups=()
+while read -r kind name rest; do
+	case $kind in good|bad) groups+=("$name") ;; esac
+done < <(grep -vE '^\s*(#|$)' "$list")
+groups+=(verity verity-campaigns security)
+nshards=${RERO_SELFTEST_SHARDS:-$(nproc)}
+case $nshards in ''|*[!0-9]*|0) nshards=1 ;; esac
+[ "$nshards" -gt 2 ] && nshards=2
+declare -a load shard_groups
+for ((k = 0; k < nshards; k++)); do load[k]=0; shard_groups[k]=; done
+while read -r w g; do
+	best=0
+	for ((k = 1; k < nshards; k++)); do
+		[ "${load[k]}" -lt "${load[best]}" ] && best=$k
+	done
+	load[best]=$((load[best] + w))
+	shard_groups[best]+=" $g"
+done < <(for g in "${groups[@]}"; do echo "${weight[$g]:-8} $g"; done | sort -k1,1nr -k2)
+
 t1=$(date +%s%N)
 cd "$top" || exit 1
-"$here/vm-run" "${vm_args[@]}" --timeout "${RERO_SELFTEST_TIMEOUT:-900}" -- \
-	"$here/guest/main.sh" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-echo "run.sh: guest run: $(ms "$t1") ms, exit status $rc; log: $log" >&2
+idle=${RERO_SELFTEST_IDLE:-600}
+pids=()
+for ((k = 0; k < nshards; k++)); do
+	echo "run.sh: guest $((k + 1))/$nshards runs:${shard_groups[k]}" >&2
+	(
+		RERO_VM_LOCK=/tmp/rerofs-vm-shard$k.lock "$here/vm-run" "${vm_args[@]}" \
+			--idle-timeout "$idle" --timeout "${RERO_SELFTEST_TIMEOUT:-10800}" -- \
+			env RERO_SELFTEST_IMAGES="${shard_groups[k]# }" "$here/guest/main.sh" \
+			>"$out/guest-$k.log" 2>"$out/guest-$k.err" &
+		vp=$!
+		# Live progress on stderr (the results are printed once, below).
+		tail -n +1 -F --pid="$vp" "$out/guest-$k.log" 2>/dev/null | sed -u "s/^/[guest $((k + 1))] /" >&2 &
+		wait "$vp"
+		echo $? >"$out/guest-$k.rc"
+		sleep 1
+	) &
+	pids+=($!)
+	# vng sets up its module tree in the kernel build dir at start: not twice at once.
+	sleep 5
+done
+wait "${pids[@]}"
+echo "run.sh: guest runs: $(ms "$t1") ms" >&2
 
 # ---------------------------------------------------------------- summary
-tr -d '\r' <"$log" >"$log.clean"
-passed=$(grep -cE '^ok [0-9]+( |$)' "$log.clean")
-failed=$(grep -cE '^not ok [0-9]+( |$)' "$log.clean")
-plan=$(grep -m1 -oE '^1\.\.[0-9]+' "$log.clean" | cut -c4-)
-rm -f "$log.clean"
-if [ -z "$plan" ]; then
-	echo "run.sh: the guest printed no KTAP plan (exit status $rc): counting one failure" >&2
-	plan=$((passed + failed + 1))
-fi
-if [ $((passed + failed)) -gt "$plan" ]; then
-	echo "run.sh: $((passed + failed)) results for a plan of $plan: counting one failure" >&2
-	failed=$((failed + 1))
-fi
-missing=$((plan - passed - failed))
-if [ $missing -gt 0 ]; then
-	echo "run.sh: $missing of $plan results missing (guest crash or timeout?): counted as failed" >&2
-	failed=$((failed + missing))
-fi
-if [ $rc != 0 ] && [ $failed = 0 ]; then
-	echo "run.sh: guest exit status $rc with no failed test: counting one failure" >&2
-	failed=1
-fi
+# One KTAP document: every shard's results, renumbered in order.
+total_plan=0 passed=0 failed=0 extra_fail=0
+merged=$out/guest.log
+: >"$merged.body"
+for ((k = 0; k < nshards; k++)); do
+	log=$out/guest-$k.log
+	rc=$(cat "$out/guest-$k.rc" 2>/dev/null || echo 255)
+	tr -d '\r' <"$log" >"$log.clean"
+	p=$(grep -cE '^ok [0-9]+( |$)' "$log.clean")
+	f=$(grep -cE '^not ok [0-9]+( |$)' "$log.clean")
+	plan=$(grep -m1 -oE '^1\.\.[0-9]+' "$log.clean" | cut -c4-)
+	echo "# guest $((k + 1))/$nshards:${shard_groups[k]} (exit status $rc)" >>"$merged.body"
+	if [ -s "$out/guest-$k.err" ]; then
+		grep -E '^vm-run:' "$out/guest-$k.err" | sed 's/^/# /' >>"$merged.body"
+	fi
+	if [ -z "$plan" ]; then
+		echo "run.sh: guest $((k + 1)) printed no KTAP plan (exit status $rc): counting one failure" >&2
+		plan=$((p + f + 1))
+	fi
+	miss=$((plan - p - f))
+	awk -v base="$total_plan" '
+		/^(not )?ok [0-9]+( |$)/ { n = ($1 == "not") ? 3 : 2; $n = $n + base; print; next }
+		/^TAP version|^1\.\.[0-9]+$/ { next }
+		{ print }' "$log.clean" >>"$merged.body"
+	for ((i = p + f + 1; i <= plan; i++)); do
+		echo "not ok $((total_plan + i)) - guest $((k + 1)): result missing (guest crash or timeout; see $out/guest-$k.err)" >>"$merged.body"
+	done
+	[ $miss -gt 0 ] && echo "run.sh: guest $((k + 1)): $miss of $plan results missing (crash or timeout?): counted as failed" >&2
+	[ $miss -lt 0 ] && { echo "run.sh: guest $((k + 1)): more results than its plan: counting one failure" >&2; extra_fail=$((extra_fail + 1)); miss=0; }
+	if [ "$rc" != 0 ] && [ $f = 0 ] && [ $miss = 0 ]; then
+		echo "run.sh: guest $((k + 1)) exit status $rc with no failed test: counting one failure" >&2
+		extra_fail=$((extra_fail + 1))
+	fi
+	total_plan=$((total_plan + plan))
+	passed=$((passed + p))
+	failed=$((failed + f + miss))
+	rm -f "$log.clean"
+done
+failed=$((failed + extra_fail))
+{
+	echo "TAP version 13"
+	echo "1..$total_plan"
+	cat "$merged.body"
+	echo "# Totals: pass:$passed fail:$failed xfail:0 xpass:0 skip:0 error:0"
+} >"$merged"
+rm -f "$merged.body"
+cat "$merged"
+echo "# slowest guest tests:"
+grep -E '^(not )?ok [0-9]+ .* # .*[0-9]+ ms$' "$merged" |
+	sed -E 's/^(.*) # (exit [0-9]+, )?([0-9]+) ms$/\3 \1/' | sort -nr | head -n 10 |
+	awk '{ ms = $1; $1 = ""; printf "#   %7.1f s %s\n", ms / 1000, $0 }'
 echo "run.sh: total $(ms "$t0") ms" >&2
 echo "$passed passed, $failed failed"
 [ $failed = 0 ] && [ $passed -gt 0 ]

@@ -67,6 +67,9 @@ ktest() {
 	shift
 	N=$((N + 1))
 	[ $DRY = 1 ] && return 0
+	# A line before the test: progress for the host's idle watchdog, and the
+	# name of the test that was running if it stops the guest.
+	echo "# running $N - $name"
 	t0=$EPOCHREALTIME
 	"$@" >"$OUT" 2>&1 </dev/null
 	rc=$?
@@ -102,8 +105,18 @@ LOOPS=()
 LOOPDEV=
 INSMOD_OK=0
 DMESG_MARK=0
-dmesg_mark() { DMESG_MARK=$(dmesg | wc -l); }
-dmesg_new() { dmesg | tail -n +"$((DMESG_MARK + 1))"; }
+# (One dmesg exec each, no pipes: every fork+exec costs ~0.5 s in the guest.)
+dmesg_mark() {
+	local l
+	mapfile -t l < <(dmesg)
+	DMESG_MARK=${#l[@]}
+}
+dmesg_new() {
+	local l
+	mapfile -t l < <(dmesg)
+	[ ${#l[@]} -gt "$DMESG_MARK" ] && printf '%s\n' "${l[@]:DMESG_MARK}"
+	return 0
+}
 module_loaded() {
 	local a b
 	while read -r a b; do
@@ -430,6 +443,8 @@ all_tests() {
 	done < <(read_list)
 
 	case " ${RERO_SELFTEST_IMAGES:-verity} " in *" verity "*) verity_tests ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-verity-campaigns} " in *" verity-campaigns "*) verity_campaign_tests ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-security} " in *" security "*) security_tests ;; esac
 
 	ktest "no rerofs mounts left" no_mounts_left
 	ktest "rmmod rerofs" rmmod_test
@@ -438,5 +453,6 @@ all_tests() {
 }
 
 . "$(dirname "${BASH_SOURCE[0]}")/verity.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/security.sh"
 
 main "$@"

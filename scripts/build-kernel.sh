@@ -5,6 +5,10 @@
 # and is reused while the source package, fragment and toolchain are unchanged.
 # Prints the build directory on its last line.
 set -euo pipefail
+
+# One function, parsed before it runs: editing this file during a build (which
+# takes many minutes) cannot change what the running build does.
+main() {
 . "$(dirname "$0")/env.sh"
 
 KDIR=$(rero_kdir)
@@ -49,3 +53,7 @@ fi
 touch "$KDIR/.rerofs-built"
 echo "kernel: built in $(( $(date +%s) - start )) s" >&2
 echo "$KDIR"
+}
+
+main "$@"
+exit

@@ -117,6 +117,28 @@ dmesg_new() {
 	[ ${#l[@]} -gt "$DMESG_MARK" ] && printf '%s\n' "${l[@]:DMESG_MARK}"
 	return 0
 }
+# dmesg_match [-q] [-i] ERE: the kernel lines since dmesg_mark that match ERE
+# (printed, or with -q only tested); false when none does. One exec, no grep.
+dmesg_match() {
+	local q=0 i=0 l hit=1 lines
+	while :; do
+		case $1 in
+		-q) q=1; shift ;;
+		-i) i=1; shift ;;
+		*) break ;;
+		esac
+	done
+	mapfile -t lines < <(dmesg)
+	[ $i = 1 ] && shopt -s nocasematch
+	for l in "${lines[@]:DMESG_MARK}"; do
+		[[ $l =~ $1 ]] || continue
+		hit=0
+		[ $q = 1 ] && break
+		printf '%s\n' "$l"
+	done
+	[ $i = 1 ] && shopt -u nocasematch
+	return $hit
+}
 module_loaded() {
 	local a b
 	while read -r a b; do
@@ -129,7 +151,24 @@ require_rerofs() {
 	echo "rerofs is not registered (insmod failed?)"
 	return 1
 }
-is_mounted() { mountpoint -q "$1"; }
+# Mount table lookups in bash (/proc/self/mountinfo), no exec.
+# mnt_info DIR: sets MNT_SRC MNT_TYPE MNT_OPTS (VFS and file system options, as
+# findmnt's OPTIONS shows them) of the last mount on DIR; false if none.
+mnt_info() {
+	local id parent dev root mp opts rest found=1 a b
+	MNT_SRC= MNT_TYPE= MNT_OPTS=
+	while read -r id parent dev root mp opts rest; do
+		[ "$mp" = "$1" ] || continue
+		a=" $rest"
+		a=${a#* - }
+		read -r MNT_TYPE MNT_SRC b <<<"$a"
+		MNT_OPTS=$opts${b:+,$b}
+		found=0
+	done </proc/self/mountinfo
+	return $found
+}
+is_mounted() { local d=${1%/}; mnt_info "${d:-/}"; }
+mnt_show() { is_mounted "$1" && echo "$MNT_SRC $MNT_TYPE $MNT_OPTS"; }
 
 insmod_test() {
 	[ -f "$MODULE" ] || { echo "$MODULE does not exist (make module)"; return 1; }
@@ -171,32 +210,29 @@ copy_image() { # NAME: copy images/NAME.img into the tmpfs
 mount_rerofs() { # SRC DIR [OPTIONS]
 	local src=$1 dir=$2 rc
 	require_rerofs || return 1
-	mkdir -p "$dir"
+	[ -d "$dir" ] || mkdir -p "$dir"
 	dmesg_mark
 	timeout -k 5 300 mount -t rerofs -o "ro${3:+,$3}" "$src" "$dir"
 	rc=$?
-	dmesg_new | grep -i rerofs
+	dmesg_match -i rerofs
 	[ $rc = 0 ] || return $rc
-	is_mounted "$dir" || { echo "mount returned 0 but $dir is not a mount point"; return 1; }
-	findmnt -n -o SOURCE,FSTYPE,OPTIONS --mountpoint "$dir"
+	mnt_show "$dir" || { echo "mount returned 0 but $dir is not a mount point"; return 1; }
 	# mount(8) must pass a regular file through (rerofs is not a block-device
 	# file system for libmount), not set up a loop device behind our back.
 	if [ -f "$src" ]; then
-		local s
-		s=$(findmnt -n -o SOURCE --mountpoint "$dir")
-		[ "$(readlink -f "$s")" = "$(readlink -f "$src")" ] || { echo "mounted from $s, not from the file $src"; return 1; }
+		[ "$MNT_SRC" -ef "$src" ] || { echo "mounted from $MNT_SRC, not from the file $src"; return 1; }
 	fi
 }
 
 mount_erofs() { # IMG DIR [BLOB]: the C driver, through read-only loop devices
 	local opts=loop,ro
-	mkdir -p "$2"
+	[ -d "$2" ] || mkdir -p "$2"
 	if [ -n "${3:-}" ]; then
 		loop_setup "$3" || return 1
 		opts=$opts,device=$LOOPDEV
 	fi
 	mount -t erofs -o "$opts" "$1" "$2" || return 1
-	findmnt -n -o SOURCE,FSTYPE,OPTIONS --mountpoint "$2"
+	mnt_show "$2"
 }
 
 copy_blob() { # NAME: the image's blob device (--blobdev), if it has one
@@ -285,7 +321,7 @@ mount_refused() { # IMG DIR: pass when rerofs refuses the image, without an oops
 		umount "$dir" 2>/dev/null
 		return 1
 	fi
-	if dmesg_new | grep -qE "$DMESG_BAD"; then
+	if dmesg_match -q "$DMESG_BAD"; then
 		echo "the kernel complained while refusing the image"
 		return 1
 	fi
@@ -294,15 +330,15 @@ mount_refused() { # IMG DIR: pass when rerofs refuses the image, without an oops
 feature_named() { # PATTERN IMG DIR: refused, and the message matches PATTERN
 	require_rerofs || return 1
 	mount_refused "$2" "$3" >/dev/null 2>&1
-	dmesg_new | grep -i rerofs
-	dmesg_new | grep -i rerofs | grep -qiE "$1"
+	dmesg_match -i rerofs
+	dmesg_match -q -i "rerofs.*($1)"
 }
 
 incompat_named() { # IMG DIR: the refusal of incompat bit 0x8000 names the bit
 	require_rerofs || return 1
 	mount_refused "$1" "$2" >/dev/null 2>&1
-	dmesg_new | grep -i rerofs
-	dmesg_new | grep -i rerofs | grep -qiE '8000|bit ?15'
+	dmesg_match -i rerofs
+	dmesg_match -q -i 'rerofs.*(8000|bit ?15)'
 }
 
 # What must not appear in dmesg. "out of range `errno`" is the Rust kernel

@@ -34,15 +34,15 @@ s_refused() {
 	t0=$EPOCHSECONDS
 	timeout -k 5 60 mount -t rerofs -o "ro${opts:+,$opts}" "$img" "$dir"
 	rc=$?
-	dmesg_new | grep -i rerofs
+	dmesg_match -i rerofs
 	if [ $rc = 0 ] || is_mounted "$dir"; then
 		echo "mount succeeded but must be refused"
 		umount "$dir" 2>/dev/null
 		return 1
 	fi
 	[ $((EPOCHSECONDS - t0)) -le 20 ] || { echo "the refusal took $((EPOCHSECONDS - t0)) s (hung in open?)"; return 1; }
-	dmesg_new | grep -qE "$DMESG_BAD" && { echo "the kernel complained"; return 1; }
-	dmesg_new | grep -qE "$pat" || { echo "dmesg does not say: $pat"; return 1; }
+	dmesg_match -q "$DMESG_BAD" && { echo "the kernel complained"; return 1; }
+	dmesg_match -q "$pat" || { echo "dmesg does not say: $pat"; return 1; }
 }
 
 # s_tag_refused WHY-PATTERN TAG [OPTS]: slot 0 of the image names TAG; refused.
@@ -141,13 +141,13 @@ s_remount() { # a remount may repeat rerofs's options, not change them
 	if mount -o remount,ro,verity=off "$m" 2>&1; then
 		echo "remount changing verity= succeeded"; rc=1
 	fi
-	dmesg_new | grep -q 'remount cannot change verity=' || { echo "dmesg does not say why"; rc=1; }
+	dmesg_match -q 'remount cannot change verity=' || { echo "dmesg does not say why"; rc=1; }
 	if mount -o remount,ro,blobdir=/tmp "$m" 2>&1; then
 		echo "remount changing blobdir= succeeded"; rc=1
 	fi
 	mount -o remount,ro,blobdir="$S/blobs" "$m" || { echo "remount repeating blobdir= failed"; rc=1; }
-	findmnt -n -o OPTIONS --mountpoint "$m"
-	findmnt -n -o OPTIONS --mountpoint "$m" | grep -q "blobdir=$S/blobs" || rc=1
+	mnt_show "$m"
+	[[ ,$MNT_OPTS, == *",blobdir=$S/blobs,"* ]] || rc=1
 	umount "$m" || rc=1
 	return $rc
 }

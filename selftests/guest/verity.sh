@@ -23,7 +23,7 @@ v_mount_says() { # PATTERN IMG BLOBDIR DIR [OPTS]: mounts, and dmesg matches PAT
 	local pat=$1
 	shift
 	v_mount "$@" || return 1
-	dmesg_new | grep -qE "$pat" || { echo "dmesg does not say: $pat"; return 1; }
+	dmesg_match -q "$pat" || { echo "dmesg does not say: $pat"; return 1; }
 }
 
 v_refused() { # WHY-PATTERN IMG BLOBDIR DIR [OPTS]: the mount fails, dmesg says why
@@ -34,8 +34,8 @@ v_refused() { # WHY-PATTERN IMG BLOBDIR DIR [OPTS]: the mount fails, dmesg says 
 		umount "$dir"
 		return 1
 	fi
-	dmesg_new | grep -qE "$DMESG_BAD" && { echo "the kernel complained"; return 1; }
-	dmesg_new | grep -qE "$pat" || { echo "dmesg does not say: $pat"; return 1; }
+	dmesg_match -q "$DMESG_BAD" && { echo "the kernel complained"; return 1; }
+	dmesg_match -q "$pat" || { echo "dmesg does not say: $pat"; return 1; }
 	return 0
 }
 
@@ -59,7 +59,7 @@ v_erofs() { # DIR: the C driver on the same image, blobs as loop devices in slot
 		devs+=",device=$LOOPDEV"
 	done <"$VD/devices.list"
 	mount -t erofs -o "ro$devs" "$l" "$1" || return 1
-	findmnt -n -o SOURCE,FSTYPE,OPTIONS --mountpoint "$1"
+	mnt_show "$1"
 }
 
 v_same() { # A B: treecmp compare (all fields but mtime)
@@ -72,8 +72,8 @@ v_devices() { # DIR: the signed image with device= options instead of blobdir=
 	while read -r tag; do opts+=",device=$WORK/img/v/blobs/$tag"; done <"$VD/devices.list"
 	mkdir -p "$1"
 	dmesg_mark
-	timeout -k 5 300 mount -t rerofs -o "$opts" "$WORK/img/v/meta.img" "$1" || { dmesg_new | grep rerofs; return 1; }
-	findmnt -n -o OPTIONS --mountpoint "$1"
+	timeout -k 5 300 mount -t rerofs -o "$opts" "$WORK/img/v/meta.img" "$1" || { dmesg_match rerofs; return 1; }
+	mnt_show "$1"
 	v_readall "$1"
 }
 
@@ -83,7 +83,7 @@ v_corrupt() { # IMG DIR: veritytest corrupt on a tmpfs copy, then dmesg must be 
 	dmesg_mark
 	timeout -k 5 900 python3 "$VT" corrupt "$WORK/img/corrupt.img" "$2" 60 "$VD/chunk65536.ranges" || return 1
 	rm -f "$WORK/img/corrupt.img"
-	if dmesg_new | grep -E "$DMESG_BAD"; then return 1; fi
+	if dmesg_match "$DMESG_BAD"; then return 1; fi
 	echo "rerofs said: $(dmesg_new | grep -c rerofs) lines, e.g.:"
 	dmesg_new | grep rerofs | sort -u -k3 | head -8
 }
@@ -121,7 +121,7 @@ v_warned() { # PATTERN IMG BLOBDIR DIR: mounts, and a warning-level kernel line 
 	local pat=$1
 	shift
 	v_mount "$@" || return 1
-	dmesg_new | grep -qE "$pat" || { echo "dmesg does not say: $pat"; return 1; }
+	dmesg_match -q "$pat" || { echo "dmesg does not say: $pat"; return 1; }
 	dmesg --level=warn | grep -qE "$pat" || { echo "not a warning (pr_warn): $pat"; return 1; }
 }
 

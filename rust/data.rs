@@ -120,7 +120,7 @@ pub(crate) fn read_block(
         }
         Source::Read { file, pos, len } => {
             let log = |e: &Error| {
-                if crate::vfs::ratelimit() {
+                if sbi.allow_message() {
                     pr_err!(
                         "({}): nid {}: reading {} bytes at {} failed: {:?}\n",
                         sbi.name(),

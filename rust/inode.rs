@@ -33,7 +33,7 @@ impl InodeInfo {
 
 /// Logs a rate-limited message about inode `nid` and returns the errno for `e`.
 pub(crate) fn report(sbi: &SbInfo, nid: u64, e: &crate::format::Error) -> Error {
-    if vfs::ratelimit() {
+    if sbi.allow_message() {
         pr_err!("({}): nid {}: {}\n", sbi.name(), nid, e);
     }
     crate::sb::errno(e)

@@ -388,11 +388,25 @@ void rerofs_folio_end_read(struct folio *folio, bool success)
 	folio_end_read(folio, success);
 }
 
-bool rerofs_ratelimit(void)
+/* The rate limit of one mount's data-path messages (one per mount, not global). */
+struct ratelimit_state *rerofs_ratelimit_new(void)
 {
-	static DEFINE_RATELIMIT_STATE(rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+	struct ratelimit_state *rs = kzalloc(sizeof(*rs), GFP_KERNEL);
 
-	return __ratelimit(&rs);
+	if (!rs)
+		return ERR_PTR(-ENOMEM);
+	ratelimit_state_init(rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+	return rs;
+}
+
+void rerofs_ratelimit_free(struct ratelimit_state *rs)
+{
+	kfree(rs);
+}
+
+bool rerofs_ratelimit(struct ratelimit_state *rs)
+{
+	return __ratelimit(rs);
 }
 
 void rerofs_sb_set_readonly(struct super_block *sb)

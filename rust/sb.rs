@@ -15,10 +15,10 @@ use crate::format::verity::{self as fv, Descriptor, Geometry, COMPAT_RERO_VERITY
 use crate::format::xattr::MAX_PREFIX_TABLE_BYTES;
 use crate::format::{self, block_pos, BLOCK_SIZE};
 use crate::trust::{Policy, Trust};
-use crate::verity::{Blob, KernelSha, Tree};
+use crate::verity::{Blob, KernelSha, MountShared, Tree};
 use crate::vfs::{
-    self, BackingFile, BlockCache, MountOptions, NewSuperBlock, SeqFile, StatFs, SuperBlock,
-    SuperParams, VerityMode,
+    self, BackingFile, BlockCache, MountOptions, NewSuperBlock, RateLimit, SeqFile, StatFs,
+    SuperBlock, SuperParams, VerityMode,
 };
 
 /// Longest image name kept for messages.
@@ -69,14 +69,20 @@ pub(crate) struct SbInfo {
     pub(crate) devices: KVVec<Device>,
     /// The raw long xattr name prefix table (`XATTR_PREFIXES`), and its entry count.
     pub(crate) long_prefixes: (KVec<u8>, u8),
-    /// Verified hash blocks and metadata blocks of every blob of the mount.
-    cache: Arc<BlockCache>,
+    /// The cache of verified blocks and the message rate limit, shared with the
+    /// verified blobs.
+    shared: Arc<MountShared>,
 }
 
 impl SbInfo {
     /// The image's name (the end of its path), for messages.
     pub(crate) fn name(&self) -> &BStr {
         BStr::from_bytes(&self.name)
+    }
+
+    /// True if a data-path message of this mount may be printed now.
+    pub(crate) fn allow_message(&self) -> bool {
+        self.shared.limit.allow()
     }
 
     /// Device `id` (0: the primary image) and its size in blocks.
@@ -95,7 +101,12 @@ impl SbInfo {
     pub(crate) fn read_meta(&self, pos: u64, buf: &mut [u8], what: &'static str) -> Result {
         let end = pos.checked_add(buf.len() as u64);
         if end.map_or(true, |end| end > self.image_size) {
-            return Err(vfs::efscorrupted_report(self.name(), what, pos));
+            return Err(vfs::efscorrupted_report(
+                self.name(),
+                &self.shared.limit,
+                what,
+                pos,
+            ));
         }
         self.file.read_exact_at(self.name(), pos, buf)
     }
@@ -230,7 +241,7 @@ fn open_devices(
     opts: &MountOptions<'_>,
     shown: &BStr,
     stack_depth: &mut i32,
-    cache: &Arc<BlockCache>,
+    shared: &Arc<MountShared>,
 ) -> Result<KVVec<Device>> {
     let extra = if disk.feature_incompat & INCOMPAT_DEVICE_TABLE != 0 {
         disk.extra_devices
@@ -339,7 +350,7 @@ fn open_devices(
                 return Err(vfs::ebadmsg());
             }
             let mut blob = Blob::verified(dev, id, Tree::new(&desc)?)?;
-            blob.attach_cache(cache);
+            blob.attach(shared);
             blob
         } else {
             Blob::unverified(dev, id)
@@ -538,8 +549,14 @@ pub(crate) fn fill_super(
         return Err(vfs::efscorrupted());
     }
     let (mut file, trust) = open_metadata_blob(file, &unverified, opts, shown)?;
-    let cache = Arc::new(BlockCache::new(&new)?, GFP_KERNEL)?;
-    file.attach_cache(&cache);
+    let shared = Arc::new(
+        MountShared {
+            cache: BlockCache::new(&new)?,
+            limit: RateLimit::new()?,
+        },
+        GFP_KERNEL,
+    )?;
+    file.attach(&shared);
     let (disk, image_size) = if file.is_verified() {
         block0.fill(0);
         file.read_exact_at(shown, 0, &mut block0)?;
@@ -564,7 +581,7 @@ pub(crate) fn fill_super(
         opts,
         shown,
         &mut stack_depth,
-        &cache,
+        &shared,
     )?;
     let blobdir_opt = match opts.blobdir() {
         Some(dir) => copy_cstr(dir)?,
@@ -589,7 +606,7 @@ pub(crate) fn fill_super(
             digest_opt,
             devices,
             long_prefixes,
-            cache,
+            shared,
         },
         GFP_KERNEL,
     )?;
@@ -662,7 +679,7 @@ pub(crate) fn reconfigure(sb: &SuperBlock, opts: &MountOptions<'_>) -> Result {
 /// Drops what the mount caches before the superblock is shut down (the cache's
 /// inode must be gone by then).
 pub(crate) fn before_shutdown(info: &SbInfo) {
-    info.cache.release();
+    info.shared.cache.release();
 }
 
 /// What `statfs` reports for `sb`.

@@ -20,7 +20,7 @@ use kernel::sync::Arc;
 
 use crate::format::verity::{hash_slot, Descriptor, Geometry, Hasher, DIGEST_SIZE, MAX_LEVELS};
 use crate::format::BLOCK_SIZE;
-use crate::vfs::{self, BackingFile, BlockCache};
+use crate::vfs::{self, BackingFile, BlockCache, RateLimit};
 
 /// One block of bytes.
 type Block = [u8; BLOCK_SIZE];
@@ -43,6 +43,15 @@ impl Hasher for KernelSha {
     fn sha256(&self, data: &[u8]) -> Result<[u8; DIGEST_SIZE]> {
         vfs::sha256(data)
     }
+}
+
+/// What all blobs of one mount share: the cache of verified blocks and the rate
+/// limit of the mount's data-path messages.
+pub(crate) struct MountShared {
+    /// Verified hash blocks and blocks read in part, of every blob of the mount.
+    pub(crate) cache: BlockCache,
+    /// Rate limit of the mount's messages on data paths.
+    pub(crate) limit: RateLimit,
 }
 
 /// A blob's tree: its shape and its trusted root hash.
@@ -75,7 +84,7 @@ pub(crate) struct Blob {
     /// directories, xattrs, chunk tables) are kept, so that they are hashed once
     /// while they stay cached. Whole-block reads (file data) are not kept here:
     /// the file's page cache holds those. `None` until [`Blob::attach_cache`].
-    cache: Option<Arc<BlockCache>>,
+    shared: Option<Arc<MountShared>>,
 }
 
 /// Allocates one zeroed block on the heap (4 KiB is too much for the stack).
@@ -90,7 +99,7 @@ impl Blob {
             file,
             id,
             tree: None,
-            cache: None,
+            shared: None,
         }
     }
 
@@ -100,15 +109,26 @@ impl Blob {
             file,
             id,
             tree: Some(tree),
-            cache: None,
+            shared: None,
         })
     }
 
-    /// Keeps this blob's verified blocks in `cache` from now on.
-    pub(crate) fn attach_cache(&mut self, cache: &Arc<BlockCache>) {
+    /// Keeps this blob's verified blocks in the mount's cache, and limits its
+    /// messages by the mount's rate limit, from now on.
+    pub(crate) fn attach(&mut self, shared: &Arc<MountShared>) {
         if self.tree.is_some() {
-            self.cache = Some(cache.clone());
+            self.shared = Some(shared.clone());
         }
+    }
+
+    /// The mount's cache, once attached.
+    fn cache(&self) -> Option<&BlockCache> {
+        self.shared.as_deref().map(|s| &s.cache)
+    }
+
+    /// True if a data-path message may be printed now (always before `attach`).
+    fn allow_message(&self) -> bool {
+        self.shared.as_deref().map_or(true, |s| s.limit.allow())
     }
 
     /// True when reads are verified.
@@ -125,11 +145,15 @@ impl Blob {
         };
         let end = pos.checked_add(buf.len() as u64).ok_or(EINVAL)?;
         if end > tree.geo.data_size {
-            return Err(vfs::efscorrupted_report(
-                image,
-                "read beyond the verified data",
-                pos,
-            ));
+            if self.allow_message() {
+                pr_err!(
+                    "({}): blob {}: read beyond the verified data at byte {}\n",
+                    image,
+                    self.id,
+                    pos
+                );
+            }
+            return Err(vfs::efscorrupted());
         }
         let bs = BLOCK_SIZE as u64;
         let mut done = 0usize;
@@ -152,8 +176,7 @@ impl Blob {
                     return Err(e);
                 }
             } else if self
-                .cache
-                .as_ref()
+                .cache()
                 .is_some_and(|c| c.read(cache_key(KIND_DATA, self.id, blk), in_blk, dst))
             {
                 // Served from the cache of verified blocks.
@@ -165,7 +188,7 @@ impl Blob {
                 self.file.read_exact_at(blk * bs, &mut b[..])?;
                 self.verify(image, tree, blk, &b[..])?;
                 dst.copy_from_slice(b.get(in_blk..in_blk + n).ok_or(EINVAL)?);
-                if let Some(cache) = &self.cache {
+                if let Some(cache) = self.cache() {
                     // Not kept (no memory): read and checked again next time.
                     let _ = cache.insert(cache_key(KIND_DATA, self.id, blk), b);
                 }
@@ -189,7 +212,7 @@ impl Blob {
             let (hidx, off) = hash_slot(index);
             let tb = geo.tree_block(level, hidx).ok_or(EINVAL)?;
             let mut cached = [0u8; DIGEST_SIZE];
-            if let Some(cache) = &self.cache {
+            if let Some(cache) = self.cache() {
                 if cache.read(cache_key(KIND_TREE, self.id, tb), off, &mut cached) {
                     anchored = cached == want;
                     if !anchored {
@@ -215,7 +238,7 @@ impl Blob {
             }
         }
         if !anchored {
-            if vfs::ratelimit() {
+            if self.allow_message() {
                 match failed_level {
                     Some(l) => pr_err!(
                         "({}): blob {} block {}: hash mismatch at tree level {}\n",
@@ -234,7 +257,7 @@ impl Blob {
             }
             return Err(EIO);
         }
-        if let Some(cache) = &self.cache {
+        if let Some(cache) = self.cache() {
             for (tb, hb) in pending.into_iter().flatten() {
                 // Not kept (no memory): read and checked again next time.
                 let _ = cache.insert(cache_key(KIND_TREE, self.id, tb), &hb);

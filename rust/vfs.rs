@@ -34,10 +34,15 @@ pub(crate) fn efscorrupted() -> Error {
     Error::from_errno(-(bindings::EUCLEAN as c_int))
 }
 
-/// Logs a rate-limited "corrupted" message for `what` at byte `pos` of `image` and
-/// returns `EFSCORRUPTED`.
-pub(crate) fn efscorrupted_report(image: &kernel::str::BStr, what: &str, pos: u64) -> Error {
-    if ratelimit() {
+/// Logs a "corrupted" message for `what` at byte `pos` of `image`, unless `limit`
+/// says too many were printed lately, and returns `EFSCORRUPTED`.
+pub(crate) fn efscorrupted_report(
+    image: &kernel::str::BStr,
+    limit: &RateLimit,
+    what: &str,
+    pos: u64,
+) -> Error {
+    if limit.allow() {
         pr_err!(
             "({}): {} at byte {} lies beyond the image\n",
             image,
@@ -111,7 +116,9 @@ mod c {
         pub(super) fn rerofs_kmap_local_folio(folio: *mut c_void, offset: usize) -> *mut c_void;
         pub(super) fn rerofs_kunmap_local(addr: *const c_void);
         pub(super) fn rerofs_folio_end_read(folio: *mut c_void, success: bool);
-        pub(super) fn rerofs_ratelimit() -> bool;
+        pub(super) fn rerofs_ratelimit_new() -> *mut c_void;
+        pub(super) fn rerofs_ratelimit_free(rs: *mut c_void);
+        pub(super) fn rerofs_ratelimit(rs: *mut c_void) -> bool;
         pub(super) fn rerofs_sb_set_xattr(sb: *mut bindings::super_block);
         pub(super) fn rerofs_may_list_trusted() -> bool;
         pub(super) fn rerofs_get_inode_acl(
@@ -160,10 +167,40 @@ mod c {
     }
 }
 
-/// Returns true if a rate-limited message may be printed now (`__ratelimit`).
-pub(crate) fn ratelimit() -> bool {
-    // SAFETY: The helper only touches its own static ratelimit state.
-    unsafe { c::rerofs_ratelimit() }
+/// The rate limit of one mount's data-path messages (`struct ratelimit_state`).
+///
+/// # Invariants
+///
+/// The pointer came from `rerofs_ratelimit_new` and is freed only by `Drop`.
+pub(crate) struct RateLimit(NonNull<c_void>);
+
+// SAFETY: `__ratelimit` takes the state's own spinlock: it may be used and freed
+// from any thread.
+unsafe impl Send for RateLimit {}
+// SAFETY: See above.
+unsafe impl Sync for RateLimit {}
+
+impl RateLimit {
+    /// A new limit (the kernel's default interval and burst).
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: No precondition; the helper allocates and initialises the state.
+        let p = from_err_ptr(unsafe { c::rerofs_ratelimit_new() })?;
+        // INVARIANT: a state from `rerofs_ratelimit_new`, ours to free.
+        Ok(Self(NonNull::new(p).ok_or(ENOMEM)?))
+    }
+
+    /// True if a rate-limited message may be printed now (`__ratelimit`).
+    pub(crate) fn allow(&self) -> bool {
+        // SAFETY: The state is valid by the type invariant.
+        unsafe { c::rerofs_ratelimit(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for RateLimit {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own the state and nothing uses it now.
+        unsafe { c::rerofs_ratelimit_free(self.0.as_ptr()) };
+    }
 }
 
 /// A C operations table in static storage, shared with C code that only reads it.

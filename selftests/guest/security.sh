@@ -175,6 +175,21 @@ s_short_blob() { # a blob shorter than its slot: EUCLEAN (EFSCORRUPTED), as othe
 	echo "$out" | grep -q 'Structure needs cleaning'
 }
 
+s_evict() { # verified blocks dropped under pressure are read and verified again
+	local m=$S/mnt/ev d before after
+	d=$(cat "$DATA/verity/image.digest") || return 1
+	mount_rerofs "$DATA/verity/unsigned.img" "$m" "blobdir=$DATA/verity/signed/blobs,digest=$d" || return 1
+	timeout -k 5 600 python3 "$HERE/veritytest.py" readall "$m" "$DATA/verity/ref.json" || { umount "$m"; return 1; }
+	before=$(awk '/^Cached:/ { print $2 }' /proc/meminfo)
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	after=$(awk '/^Cached:/ { print $2 }' /proc/meminfo)
+	echo "page cache after reading everything: $before kB; after drop_caches: $after kB (the cache of verified blocks is page cache and goes with it)"
+	timeout -k 5 600 python3 "$HERE/veritytest.py" readall "$m" "$DATA/verity/ref.json" || { umount "$m"; return 1; }
+	echo "read again after the drop: every block verified again, all correct"
+	do_umount "$m"
+}
+
 security_tests() {
 	step s_setup
 	ktest "security: no device=/blobdir=: a slot naming a loop device is refused" s_tag_loop
@@ -189,5 +204,6 @@ security_tests() {
 	ktest "security: remount cannot change verity=/blobdir=, may repeat them" s_remount
 	ktest "security: reading 4 KiB of a file reads ahead (the super block has a bdi)" s_readahead
 	ktest "security: a blob shorter than its slot: EUCLEAN, as other damage" s_short_blob
+	ktest "security: verified blocks dropped with the page cache (drop_caches) are verified again, reads stay correct" s_evict
 	step rm -rf "$WORK/img/s"
 }

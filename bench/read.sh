@@ -66,7 +66,7 @@ mem=2G
 [ "$size" -gt 512 ] && mem=4G
 echo "bench: booting the test guest ($mem) with the images on a virtio disk" >&2
 RERO_BENCH_SMOKE=$smoke "$TOP/selftests/vm-run" --memory "$mem" --disk "$out/disk.ext4" \
-	--idle-timeout 900 --timeout 10800 -- \
+	--idle-timeout 1800 --timeout 10800 -- \
 	bash "$TOP/bench/guest-read.sh" | tee "$out/results.txt"
 rc=${PIPESTATUS[0]}
 rm -f "$out/disk.ext4"

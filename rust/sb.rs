@@ -349,7 +349,7 @@ fn open_devices(
                 );
                 return Err(vfs::ebadmsg());
             }
-            let mut blob = Blob::verified(dev, id, Tree::new(&desc)?)?;
+            let mut blob = Blob::verified(dev, id, Tree::new(&desc)?);
             blob.attach(shared);
             blob
         } else {
@@ -498,7 +498,7 @@ fn open_metadata_blob(
     let digest = desc.digest(&KernelSha)?;
     let sig = desc.signature(&trailer).map_err(|e| errno(&e))?;
     let trust = policy.decide(&digest, sig, shown)?;
-    Ok((Blob::verified(file, 0, Tree::new(&desc)?)?, trust))
+    Ok((Blob::verified(file, 0, Tree::new(&desc)?), trust))
 }
 
 /// Sets up a new superblock for the image at `source`.

@@ -104,13 +104,13 @@ impl Blob {
     }
 
     /// A blob whose every block is checked against `tree`.
-    pub(crate) fn verified(file: BackingFile, id: u16, tree: Tree) -> Result<Self> {
-        Ok(Self {
+    pub(crate) fn verified(file: BackingFile, id: u16, tree: Tree) -> Self {
+        Self {
             file,
             id,
             tree: Some(tree),
             shared: None,
-        })
+        }
     }
 
     /// Keeps this blob's verified blocks in the mount's cache, and limits its

@@ -13,7 +13,7 @@
 # Options: --images-only (steps 1 only), --kvm (passed to vm-run).
 # Environment: RERO_SELFTEST_SHARDS (guests run at once, default: host CPUs, at most 2),
 # RERO_SELFTEST_IDLE (a guest that prints no line for this many seconds is stopped,
-# default 600), RERO_SELFTEST_TIMEOUT (overall limit per guest in s, default 10800:
+# default 1200: the longest silent test, the tamper campaign, took 177 s here), RERO_SELFTEST_TIMEOUT (overall limit per guest in s, default 10800:
 # far above any real run; the idle watchdog is what catches a hang).
 set -u
 export LC_ALL=C
@@ -289,7 +289,7 @@ done < <(for g in "${groups[@]}"; do echo "${weight[$g]:-8} $g"; done | sort -k1
 
 t1=$(date +%s%N)
 cd "$top" || exit 1
-idle=${RERO_SELFTEST_IDLE:-600}
+idle=${RERO_SELFTEST_IDLE:-1200}
 pids=()
 for ((k = 0; k < nshards; k++)); do
 	echo "run.sh: guest $((k + 1))/$nshards runs:${shard_groups[k]}" >&2

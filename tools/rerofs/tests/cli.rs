@@ -24,6 +24,18 @@ fn ok(o: &Output) {
     );
 }
 
+/// `rerofs sign` with the test CA's key and certificate; must succeed.
+fn sign_with_ca(image: &Path) {
+    ok(&rerofs(&[
+        "sign",
+        "--key",
+        CA_KEY,
+        "--cert",
+        CA_CERT,
+        s(image),
+    ]));
+}
+
 fn have(tool: &str) -> bool {
     Command::new(tool).arg("--help").output().is_ok()
 }
@@ -1614,14 +1626,7 @@ fn signatures_sign_the_rerofs_message_not_fsverity_s() {
     let o = rerofs(&["verify", s(&meta)]);
     ok(&o);
     assert!(stdout_of(&o).contains("signature: none"));
-    ok(&rerofs(&[
-        "sign",
-        "--key",
-        CA_KEY,
-        "--cert",
-        CA_CERT,
-        s(&meta),
-    ]));
+    sign_with_ca(&meta);
     assert!(
         fs::read(&meta).unwrap() == signed,
         "rerofs sign differs from mkfs --key"
@@ -1688,14 +1693,7 @@ fn signatures_sign_the_rerofs_message_not_fsverity_s() {
         // The digest is the same: only the signature is refused.
         assert_eq!(rerofs_digest(&[s(&fsv)]), d);
         // Re-signed with `rerofs sign`, the image verifies again.
-        ok(&rerofs(&[
-            "sign",
-            "--key",
-            CA_KEY,
-            "--cert",
-            CA_CERT,
-            s(&fsv),
-        ]));
+        sign_with_ca(&fsv);
         assert!(fs::read(&fsv).unwrap() == signed);
     }
 

@@ -3,7 +3,7 @@
 //! `rerofs fsck`: checks every structure of an image and optionally extracts it.
 
 use crate::image::{is_digest_tag, Image};
-use crate::mkfs::{hex, progress_bar};
+use crate::util::{hex, progress_bar};
 use crate::verity::check_blob;
 use anyhow::{anyhow, bail, Context, Result};
 use rerofs_format::dir::file_type as ft;
@@ -78,8 +78,7 @@ fn check_verity(img: &Image, problems: &mut Vec<String>) -> Result<()> {
             p.inc(n)
         }
     };
-    let f = std::fs::File::open(&img.path)
-        .with_context(|| format!("{}: cannot open", img.path.display()))?;
+    let f = crate::util::open(&img.path)?;
     match check_blob(&f, img.meta.len() as u64, Some(img.sb.image_bytes()), &inc) {
         Ok(c) => problems.extend(c.problems.iter().map(|p| format!("metadata blob: {p}"))),
         Err(e) => problems.push(format!("metadata blob: {e:#}")),

@@ -2,7 +2,7 @@
 
 //! Reading an image (metadata blob + data blobs) through the format crate.
 
-use crate::mkfs::fe;
+use crate::util::fe;
 use anyhow::{anyhow, bail, Context, Result};
 use rerofs_format::devtable::{map_dev, DeviceSlot};
 use rerofs_format::dir::DirBlock;
@@ -65,8 +65,7 @@ pub fn is_digest_tag(tag: &[u8]) -> bool {
 impl Image {
     /// Opens the metadata blob and parses the superblock and device table.
     pub fn open(path: &Path) -> Result<Image> {
-        let meta =
-            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let meta = crate::util::read(path)?;
         let sb = SuperBlock::parse(&meta)
             .map_err(|e| anyhow!("{}: superblock at offset 1024: {e}", path.display()))?;
         if (meta.len() as u64) < sb.image_bytes() {

@@ -3,7 +3,7 @@
 //! `rerofs inspect`: superblock, features, device table, inodes, dedup statistics.
 
 use crate::image::Image;
-use crate::mkfs::hex;
+use crate::util::hex;
 use crate::verity::{fmt_digest, Sha256Hasher};
 use anyhow::Result;
 use rerofs_format::inode::Layout;

@@ -10,6 +10,7 @@ mod inspect;
 mod mkfs;
 mod tree;
 mod trust;
+mod util;
 mod verity;
 
 use clap::{Parser, Subcommand};

@@ -348,14 +348,13 @@ impl Tree {
     /// whole first, then merged: its whiteouts and opaque markers hide only
     /// what lower layers supplied, wherever they stand in the archive.
     pub fn apply_tar(&mut self, path: &Path, layer: usize) -> Result<()> {
-        let mut f =
-            fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let mut f = crate::util::open(path)?;
         let mut magic = [0u8; 4];
         let got = f
             .read(&mut magic)
             .with_context(|| format!("{}: cannot read", path.display()))?;
         drop(f);
-        let f = fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let f = crate::util::open(path)?;
         let reader: Box<dyn Read> = if got >= 2 && magic[..2] == [0x1f, 0x8b] {
             Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
                 f,

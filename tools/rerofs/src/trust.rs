@@ -4,7 +4,7 @@
 //! in-band verification.
 
 use crate::image::Image;
-use crate::mkfs::{fe, hex, progress_bar, read_pieces};
+use crate::util::{fe, hex, read_pieces, Pb};
 use crate::verity::{
     check_blob, fmt_digest, load_cert, parse_digest_arg, verify_signature, Checked, Signer,
     TreeBuilder,
@@ -113,7 +113,7 @@ pub struct VerifyArgs {
 }
 
 fn open(path: &Path) -> Result<(File, u64)> {
-    let f = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let f = crate::util::open(path)?;
     let len = f
         .metadata()
         .with_context(|| format!("{}: cannot stat", path.display()))?
@@ -152,28 +152,6 @@ fn check_reporting(path: &Path, f: &File, len: u64, data: Option<u64>, pb: &Pb) 
     let c =
         check_blob(f, len, data, &|n| pb.inc(n)).with_context(|| format!("{}", path.display()))?;
     Ok(c)
-}
-
-/// An optional progress bar.
-struct Pb(Option<indicatif::ProgressBar>);
-
-impl Pb {
-    fn new(len: u64, msg: &'static str, quiet: bool) -> Pb {
-        Pb(progress_bar(len, msg, quiet))
-    }
-    fn inc(&self, n: u64) {
-        if let Some(p) = &self.0 {
-            p.inc(n);
-        }
-    }
-}
-
-impl Drop for Pb {
-    fn drop(&mut self) {
-        if let Some(p) = &self.0 {
-            p.finish_and_clear();
-        }
-    }
 }
 
 /// Runs `rerofs sign`.

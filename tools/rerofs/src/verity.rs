@@ -8,7 +8,7 @@
 //! The layout itself (geometry, descriptor, trailer, signed message) is
 //! `rerofs_format::verity`; nothing here re-defines it.
 
-use crate::mkfs::{fe, hex};
+use crate::util::{fe, hex};
 use anyhow::{anyhow, bail, Context, Result};
 use openssl::pkcs7::{Pkcs7, Pkcs7Flags};
 use openssl::pkey::{PKey, Private};
@@ -359,7 +359,7 @@ pub struct Signer {
 
 /// Reads a certificate (PEM, or DER).
 pub fn load_cert(path: &Path) -> Result<X509> {
-    let b = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let b = crate::util::read(path)?;
     X509::from_pem(&b)
         .or_else(|_| X509::from_der(&b))
         .map_err(|e| {
@@ -373,7 +373,7 @@ pub fn load_cert(path: &Path) -> Result<X509> {
 impl Signer {
     /// Loads `key` (PEM) and `cert` and checks that they belong together.
     pub fn load(key: &Path, cert: &Path) -> Result<Signer> {
-        let kb = std::fs::read(key).with_context(|| format!("{}: cannot read", key.display()))?;
+        let kb = crate::util::read(key)?;
         let key_ = PKey::private_key_from_pem(&kb)
             .or_else(|_| PKey::private_key_from_der(&kb))
             .map_err(|e| anyhow!("{}: not a private key (PEM or DER): {e}", key.display()))?;

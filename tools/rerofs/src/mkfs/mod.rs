@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `rerofs mkfs`: builds an EROFS metadata blob plus chunk-deduplicated data blobs.
+//! `rerofs mkfs`: builds an EROFS metadata blob plus chunk-deduplicated data
+//! blobs. `run` calls one function per phase: check the outputs, load the
+//! sources, order the inodes, hash the chunks, assign them to blobs, write the
+//! blobs (`blobs.rs`), lay out and fill the metadata, seal it, report.
 
-use crate::image::is_digest_tag;
+mod blobs;
+
 use crate::tree::{mode, Content, FileSource, Node, NodeId, Tree};
-use crate::verity::{build_tree, check_blob, fmt_digest, Built, Signer, TreeBuilder};
+use crate::util::{align, fe, progress_bar, write_atomically};
+use crate::verity::{build_tree, fmt_digest, Signer};
 use anyhow::{bail, Context, Result};
+use blobs::{place_blobs, Blob, Fate, PlacedBlob};
 use rayon::prelude::*;
 use rerofs_format::build::{self as b, InodeCore};
 use rerofs_format::dir::{file_type as ft, Dirent, DIRENT_SIZE};
@@ -13,12 +19,12 @@ use rerofs_format::inode::EXTENDED_SIZE;
 use rerofs_format::superblock::{
     SuperBlock, COMPAT_MTIME, COMPAT_SB_CHKSUM, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE,
 };
-use rerofs_format::verity::{Geometry, COMPAT_RERO_VERITY};
+use rerofs_format::verity::COMPAT_RERO_VERITY;
 use rerofs_format::{BLOCK_SIZE, NULL_ADDR, SUPER_OFFSET};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs;
-use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -196,16 +202,6 @@ struct Placed {
     startblk: u32,
 }
 
-/// Converts a format-crate error (which is `no_std`) into an `anyhow` one.
-pub fn fe(e: rerofs_format::Error) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
-}
-
-/// Rounds up to a multiple of `a` (a power of two).
-fn align(v: u64, a: u64) -> u64 {
-    (v + a - 1) & !(a - 1)
-}
-
 fn xattr_area(xattrs: &BTreeMap<Vec<u8>, Vec<u8>>, ctx: &dyn Fn() -> String) -> Result<Vec<u8>> {
     if xattrs.is_empty() {
         return Ok(Vec::new());
@@ -273,8 +269,7 @@ fn for_each_chunk(
             }
         }
         FileSource::Path(p) => {
-            let mut file =
-                fs::File::open(p).with_context(|| format!("{}: cannot open", p.display()))?;
+            let mut file = crate::util::open(p)?;
             let mut buf = vec![0u8; chunk as usize];
             let mut off = 0u64;
             while off < size {
@@ -301,44 +296,73 @@ fn hash_chunk(c: &[u8], holes: bool) -> Chunk {
     }
 }
 
-/// A progress bar of `len` bytes on standard error, only when that is a
-/// terminal (and not `quiet`).
-pub fn progress_bar(len: u64, msg: &'static str, quiet: bool) -> Option<indicatif::ProgressBar> {
-    if quiet || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let pb = indicatif::ProgressBar::new(len);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg:8} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    pb.set_message(msg);
-    Some(pb)
-}
-
-/// Hex of a digest.
-pub fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-struct Blob {
-    /// (node, chunk index) of each chunk stored, in order, and its first block.
-    chunks: Vec<(NodeId, u64, u32)>,
-    blocks: u32,
-}
-
-/// Runs `rerofs mkfs`.
+/// Runs `rerofs mkfs`: each phase below, in order.
 pub fn run(a: &MkfsArgs) -> Result<()> {
     let t0 = Instant::now();
     let verity = !a.no_verity;
-    // Load the signing key first: a bad key fails before any work.
+    let signer = check_outputs(a)?;
+    let tree = load_sources(a)?;
+    let order = inode_order(&tree);
+    let build_time = build_time(a, &tree, &order.ids);
+    let inodes = inode_cores(&tree, &order, build_time)?;
+    let pb = progress_bar(0, "hashing", a.quiet);
+    let hashed = hash_chunks(a, &tree, &order.ids, &inodes.chunked, pb.as_ref())?;
+    let inline = read_inline(&tree, &order.ids, &inodes.chunked, a.chunk_size)?;
+    let mut assigned = assign_chunks(a, &tree, hashed)?;
+    let refs = std::mem::take(&mut assigned.refs);
+
+    // Write (or reuse) the data blobs.
+    let blob_dir = match &a.blob_dir {
+        Some(d) => d.clone(),
+        None => a
+            .meta_blob
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let placed_blobs = place_blobs(
+        &tree,
+        &assigned.blobs,
+        &assigned.devices,
+        &blob_dir,
+        &a.reuse,
+        a.chunk_size,
+        verity,
+        pb.as_ref(),
+    )?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+
+    let mut layout = lay_out(a, &tree, &order, inodes, inline, refs, &assigned)?;
+    fill_dirs(&tree, &order, &mut layout)?;
+    let digests: Vec<&str> = placed_blobs.iter().map(|p| p.digest.as_str()).collect();
+    let mut img = write_metadata(&layout, &assigned, &digests)?;
+    write_superblock(a, &mut img, &order, &layout, &assigned, build_time, verity)?;
+    let meta_bytes = img.len();
+    let image_digest = seal_and_write(a, img, verity, signer.as_ref())?;
+
+    report(
+        a,
+        &tree,
+        &order,
+        &assigned,
+        &placed_blobs,
+        meta_bytes,
+        image_digest.as_ref().map(|d| (d, signer.is_some())),
+        t0,
+    );
+    Ok(())
+}
+
+/// Loads the signing key and checks that the metadata blob can go where
+/// asked, so that either fails before any work.
+fn check_outputs(a: &MkfsArgs) -> Result<Option<Signer>> {
     let signer = match (&a.key, &a.cert) {
         (Some(k), Some(c)) => Some(Signer::load(k, c)?),
         _ => None,
     };
-    // Fail before any work if the metadata blob cannot go where asked.
     let meta_dir = a
         .meta_blob
         .parent()
@@ -351,6 +375,12 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             meta_dir.display()
         );
     }
+    Ok(signer)
+}
+
+/// Applies the sources in order into one tree, and sets its times:
+/// --timestamp overrides, SOURCE_DATE_EPOCH clamps, negative times become 0.
+fn load_sources(a: &MkfsArgs) -> Result<Tree> {
     let mut tree = Tree::new();
     for (i, s) in a.sources.iter().enumerate() {
         let md = fs::metadata(s).with_context(|| format!("{}: cannot read source", s.display()))?;
@@ -360,8 +390,6 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             tree.apply_tar(s, i)?;
         }
     }
-
-    // Times: --timestamp overrides, SOURCE_DATE_EPOCH clamps.
     let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if a.timestamp.is_none() => Some(
             v.trim()
@@ -385,8 +413,18 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             n.mtime_nsec = 0;
         }
     }
+    Ok(tree)
+}
 
-    // Inode order: breadth first from the root, names sorted; hard links once.
+/// The inodes in nid order, with link counts and directory parents.
+struct Order {
+    /// Breadth first from the root, names sorted; hard links once.
+    ids: Vec<NodeId>,
+    nlink: HashMap<NodeId, u32>,
+    parent: HashMap<NodeId, NodeId>,
+}
+
+fn inode_order(tree: &Tree) -> Order {
     let mut order: Vec<NodeId> = Vec::new();
     let mut seen: HashMap<NodeId, usize> = HashMap::new();
     let mut nlink: HashMap<NodeId, u32> = HashMap::new();
@@ -413,12 +451,21 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         }
         nlink.insert(d, 2 + subdirs);
     }
+    Order {
+        ids: order,
+        nlink,
+        parent,
+    }
+}
 
-    let build_time = match a.timestamp {
+/// The build time: --timestamp, else the most common inode time (so that
+/// most inodes fit the compact form).
+fn build_time(a: &MkfsArgs, tree: &Tree, order: &[NodeId]) -> (u64, u32) {
+    match a.timestamp {
         Some(t) => (t.max(0) as u64, 0u32),
         None => {
             let mut freq: BTreeMap<(i64, u32), usize> = BTreeMap::new();
-            for &id in &order {
+            for &id in order {
                 *freq
                     .entry((tree.nodes[id].mtime, tree.nodes[id].mtime_nsec))
                     .or_default() += 1;
@@ -430,16 +477,23 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
                 .unwrap_or((0, 0));
             (best.0 as u64, best.1)
         }
-    };
+    }
+}
 
-    // Inode cores; which files are chunk-based.
-    let chunk = a.chunk_size;
-    let chunkbits = (chunk.trailing_zeros() - BLOCK_SIZE.trailing_zeros()) as u8;
-    let mut cores: Vec<InodeCore> = Vec::with_capacity(order.len());
-    let mut xattrs: Vec<Vec<u8>> = Vec::with_capacity(order.len());
-    let mut chunked: Vec<bool> = Vec::with_capacity(order.len());
+/// Inode cores and xattr areas in nid order, and which files are chunk-based.
+struct Inodes {
+    cores: Vec<InodeCore>,
+    xattrs: Vec<Vec<u8>>,
+    chunked: Vec<bool>,
+}
+
+fn inode_cores(tree: &Tree, order: &Order, build_time: (u64, u32)) -> Result<Inodes> {
+    let n = order.ids.len();
+    let mut cores: Vec<InodeCore> = Vec::with_capacity(n);
+    let mut xattrs: Vec<Vec<u8>> = Vec::with_capacity(n);
+    let mut chunked: Vec<bool> = Vec::with_capacity(n);
     let path_of = |id: NodeId| format!("inode of source node {id}");
-    for (i, &id) in order.iter().enumerate() {
+    for (i, &id) in order.ids.iter().enumerate() {
         let n = &tree.nodes[id];
         let xa = xattr_area(&n.xattrs, &|| path_of(id))?;
         let size = match &n.content {
@@ -452,7 +506,7 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             layout: b::LAYOUT_FLAT_PLAIN,
             xattr_icount: b::xattr_icount(xa.len()).map_err(fe)?,
             mode: n.mode as u16,
-            nlink: nlink[&id],
+            nlink: order.nlink[&id],
             size,
             raw_u: match n.content {
                 Content::Special(r) => r,
@@ -469,19 +523,41 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         cores.push(core);
         xattrs.push(xa);
     }
+    Ok(Inodes {
+        cores,
+        xattrs,
+        chunked,
+    })
+}
 
-    let total_in: u64 = order
-        .iter()
+/// Bytes of regular file data among `ids`.
+fn file_bytes(tree: &Tree, ids: &[NodeId]) -> u64 {
+    ids.iter()
         .map(|&id| match tree.nodes[id].content {
             Content::File { size, .. } => size,
             _ => 0,
         })
-        .sum();
+        .sum()
+}
 
-    // The files whose chunks go to the blobs, in blob order: per layer, every
-    // file each layer supplies (whether or not it survives into the final
-    // tree), in the order the layer supplied it, which is node order; shared,
-    // the files of the final tree in inode order.
+/// The files whose chunks go to the blobs, in blob order, and the content
+/// hash of each of their chunks.
+struct Hashed {
+    to_hash: Vec<NodeId>,
+    hashes: Vec<Vec<Chunk>>,
+}
+
+/// Hashes the chunks of the files whose data goes to the blobs: per layer,
+/// every file each layer supplies (whether or not it survives into the final
+/// tree), in the order the layer supplied it, which is node order; shared,
+/// the files of the final tree in inode order.
+fn hash_chunks(
+    a: &MkfsArgs,
+    tree: &Tree,
+    order: &[NodeId],
+    chunked: &[bool],
+    pb: Option<&indicatif::ProgressBar>,
+) -> Result<Hashed> {
     let to_hash: Vec<NodeId> = if a.blob_per_layer {
         (0..tree.nodes.len())
             .filter(|&id| stored_in_blobs(&tree.nodes[id]))
@@ -489,19 +565,15 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
     } else {
         order
             .iter()
-            .zip(&chunked)
+            .zip(chunked)
             .filter(|(_, &c)| c)
             .map(|(&id, _)| id)
             .collect()
     };
-    let hash_bytes: u64 = to_hash
-        .iter()
-        .map(|&id| match tree.nodes[id].content {
-            Content::File { size, .. } => size,
-            _ => 0,
-        })
-        .sum();
-    let pb = progress_bar(hash_bytes, "hashing", a.quiet);
+    if let Some(pb) = pb {
+        pb.set_length(file_bytes(tree, &to_hash));
+    }
+    let chunk = a.chunk_size;
     let holes = !a.no_holes;
     let hashes: Vec<Vec<Chunk>> = to_hash
         .par_iter()
@@ -513,7 +585,7 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             let mut v = Vec::with_capacity(n);
             for_each_chunk(src, *size, chunk, |c| {
                 v.push(hash_chunk(c, holes));
-                if let Some(pb) = &pb {
+                if let Some(pb) = pb {
                     pb.inc(c.len() as u64);
                 }
                 Ok(())
@@ -521,12 +593,20 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             Ok(v)
         })
         .collect::<Result<_>>()?;
+    Ok(Hashed { to_hash, hashes })
+}
 
-    // The data of inline files, read now so that an unreadable one stops
-    // mkfs before it writes anything.
-    let mut inline: Vec<Option<Vec<u8>>> = order
+/// The data of inline files, read now so that an unreadable one stops mkfs
+/// before it writes anything.
+fn read_inline(
+    tree: &Tree,
+    order: &[NodeId],
+    chunked: &[bool],
+    chunk: u64,
+) -> Result<Vec<Option<Vec<u8>>>> {
+    order
         .par_iter()
-        .zip(&chunked)
+        .zip(chunked)
         .map(|(&id, &c)| match &tree.nodes[id].content {
             Content::File { src, size } if !c && *size > 0 => {
                 let mut v = Vec::with_capacity(*size as usize);
@@ -538,11 +618,24 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             }
             _ => Ok(None),
         })
-        .collect::<Result<_>>()?;
+        .collect()
+}
 
-    // Assign chunks to blobs, first occurrence wins.
-    let nlayers = a.sources.len();
-    let nblobs = if a.blob_per_layer { nlayers } else { 1 };
+/// Chunks assigned to blobs, and blobs to device slots.
+struct Assigned {
+    blobs: Vec<Blob>,
+    /// Per chunk-based file: (blob, block) of each chunk, `None` for a hole.
+    refs: HashMap<NodeId, Vec<(Option<usize>, u32)>>,
+    /// The non-empty blobs, in device order (device k + 1 is blob devices[k]).
+    devices: Vec<usize>,
+    /// The device id of each blob, if it has one.
+    dev_of: Vec<Option<u16>>,
+}
+
+/// Assigns each distinct chunk to a blob, first occurrence wins; device ids
+/// go to the non-empty blobs in order, from 1.
+fn assign_chunks(a: &MkfsArgs, tree: &Tree, hashed: Hashed) -> Result<Assigned> {
+    let nblobs = if a.blob_per_layer { a.sources.len() } else { 1 };
     let mut blobs: Vec<Blob> = (0..nblobs)
         .map(|_| Blob {
             chunks: Vec::new(),
@@ -551,7 +644,7 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         .collect();
     let mut dedup: HashMap<Chunk, (usize, u32)> = HashMap::new();
     let mut refs: HashMap<NodeId, Vec<(Option<usize>, u32)>> = HashMap::new();
-    for (&id, hs) in to_hash.iter().zip(hashes) {
+    for (&id, hs) in hashed.to_hash.iter().zip(hashed.hashes) {
         let blob = if a.blob_per_layer {
             tree.nodes[id].layer
         } else {
@@ -581,7 +674,6 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         }
         refs.insert(id, r);
     }
-    // Device ids: non-empty blobs in order, from 1.
     let mut dev_of: Vec<Option<u16>> = vec![None; nblobs];
     let mut devices: Vec<usize> = Vec::new();
     for (bi, bl) in blobs.iter().enumerate() {
@@ -593,45 +685,48 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
     if devices.len() > 0xFFFF {
         bail!("too many data blobs");
     }
+    Ok(Assigned {
+        blobs,
+        refs,
+        devices,
+        dev_of,
+    })
+}
 
-    // Write (or reuse) the data blobs.
-    let blob_dir = match &a.blob_dir {
-        Some(d) => d.clone(),
-        None => a
-            .meta_blob
-            .parent()
-            .map(Path::to_path_buf)
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| PathBuf::from(".")),
-    };
-    let placed_blobs = place_blobs(
-        &tree,
-        &blobs,
-        &devices,
-        &blob_dir,
-        &a.reuse,
-        chunk,
-        verity,
-        pb.as_ref(),
-    )?;
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let digests: Vec<String> = placed_blobs.iter().map(|p| p.digest.clone()).collect();
-    let stored: u64 = devices
-        .iter()
-        .map(|&bi| blobs[bi].blocks as u64 * BS64)
-        .sum();
+/// Where everything goes in the metadata blob.
+struct Layout {
+    placed: Vec<Placed>,
+    nid_of: HashMap<NodeId, u64>,
+    devt_pos: u64,
+    total_blocks: u32,
+    any_chunked: bool,
+}
 
-    // Lay out the metadata: superblock, device table, inodes, then flat data blocks.
+/// Lays out the metadata: superblock, device table, inodes (each with its
+/// xattrs, inline data or chunk indexes), then the blocks of flat data.
+fn lay_out(
+    a: &MkfsArgs,
+    tree: &Tree,
+    order: &Order,
+    inodes: Inodes,
+    mut inline: Vec<Option<Vec<u8>>>,
+    mut refs: HashMap<NodeId, Vec<(Option<usize>, u32)>>,
+    assigned: &Assigned,
+) -> Result<Layout> {
+    let chunkbits = (a.chunk_size.trailing_zeros() - BLOCK_SIZE.trailing_zeros()) as u8;
+    let Inodes {
+        cores,
+        mut xattrs,
+        chunked,
+    } = inodes;
     let devt_pos = (SUPER_OFFSET + 128) as u64;
     let mut pos = align(
-        devt_pos + devices.len() as u64 * b::DEVICE_SLOT_SIZE as u64,
+        devt_pos + assigned.devices.len() as u64 * b::DEVICE_SLOT_SIZE as u64,
         32,
     );
-    let mut placed: Vec<Placed> = Vec::with_capacity(order.len());
+    let mut placed: Vec<Placed> = Vec::with_capacity(order.ids.len());
     let mut any_chunked = false;
-    for (i, &id) in order.iter().enumerate() {
+    for (i, &id) in order.ids.iter().enumerate() {
         let n = &tree.nodes[id];
         let mut core = cores[i].clone();
         let xa = std::mem::take(&mut xattrs[i]);
@@ -685,7 +780,9 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
                     any_chunked = true;
                     data = Data::Chunked(
                         r.into_iter()
-                            .map(|(bi, blk)| (blk, bi.and_then(|bi| dev_of[bi]).unwrap_or(0)))
+                            .map(|(bi, blk)| {
+                                (blk, bi.and_then(|bi| assigned.dev_of[bi]).unwrap_or(0))
+                            })
                             .collect(),
                     );
                 } else if *size > 0 {
@@ -740,10 +837,19 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         }
     }
     let total_blocks = u32::try_from(blk).context("metadata blob larger than 2^32 blocks")?;
-    let mut img = vec![0u8; blk as usize * BS];
+    Ok(Layout {
+        placed,
+        nid_of,
+        devt_pos,
+        total_blocks,
+        any_chunked,
+    })
+}
 
-    // Directory contents, now that nids are known.
-    for p in &mut placed {
+/// Fills in the directories' blocks, now that every nid is known.
+fn fill_dirs(tree: &Tree, order: &Order, layout: &mut Layout) -> Result<()> {
+    let nid_of = &layout.nid_of;
+    for p in &mut layout.placed {
         let Content::Dir(children) = &tree.nodes[p.node].content else {
             continue;
         };
@@ -754,7 +860,7 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
                 file_type: ft::DIR,
             },
             Dirent {
-                nid: nid_of[&parent[&p.node]],
+                nid: nid_of[&order.parent[&p.node]],
                 name: b"..",
                 file_type: ft::DIR,
             },
@@ -789,15 +895,24 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             _ => unreachable!(),
         }
     }
+    Ok(())
+}
 
-    // Device table.
-    for (k, &bi) in devices.iter().enumerate() {
-        let off = devt_pos as usize + k * b::DEVICE_SLOT_SIZE;
-        b::write_device_slot(&mut img[off..], digests[k].as_bytes(), blobs[bi].blocks, 0)
-            .map_err(fe)?;
+/// The metadata blob's data area, but for the superblock: device table,
+/// inodes with their xattrs, inline data and chunk indexes, flat data blocks.
+fn write_metadata(layout: &Layout, assigned: &Assigned, digests: &[&str]) -> Result<Vec<u8>> {
+    let mut img = vec![0u8; layout.total_blocks as usize * BS];
+    for (k, &bi) in assigned.devices.iter().enumerate() {
+        let off = layout.devt_pos as usize + k * b::DEVICE_SLOT_SIZE;
+        b::write_device_slot(
+            &mut img[off..],
+            digests[k].as_bytes(),
+            assigned.blobs[bi].blocks,
+            0,
+        )
+        .map_err(fe)?;
     }
-    // Inodes.
-    for p in &placed {
+    for p in &layout.placed {
         let at = p.pos as usize;
         let c = b::write_inode(&mut img[at..], &p.core).map_err(fe)?;
         img[at + c..at + c + p.xattrs.len()].copy_from_slice(&p.xattrs);
@@ -822,7 +937,20 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             Data::None => {}
         }
     }
+    Ok(img)
+}
 
+/// Writes the superblock into `img`; the UUID, unless given, is derived from
+/// the image with a zero UUID.
+fn write_superblock(
+    a: &MkfsArgs,
+    img: &mut [u8],
+    order: &Order,
+    layout: &Layout,
+    assigned: &Assigned,
+    build_time: (u64, u32),
+    verity: bool,
+) -> Result<()> {
     let mut volume_name = [0u8; 16];
     if let Some(l) = &a.label {
         if l.len() > 16 {
@@ -830,33 +958,30 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         }
         volume_name[..l.len()].copy_from_slice(l.as_bytes());
     }
+    let ndev = assigned.devices.len();
     let mut sb = SuperBlock {
         feature_compat: COMPAT_SB_CHKSUM
             | COMPAT_MTIME
             | if verity { COMPAT_RERO_VERITY } else { 0 },
-        feature_incompat: if any_chunked {
+        feature_incompat: if layout.any_chunked {
             INCOMPAT_CHUNKED_FILE
         } else {
             0
-        } | if devices.is_empty() {
-            0
-        } else {
-            INCOMPAT_DEVICE_TABLE
-        },
-        root_nid: nid_of[&0],
-        inos: order.len() as u64,
+        } | if ndev == 0 { 0 } else { INCOMPAT_DEVICE_TABLE },
+        root_nid: layout.nid_of[&0],
+        inos: order.ids.len() as u64,
         build_time: build_time.0,
         build_time_nsec: build_time.1,
-        blocks: total_blocks,
+        blocks: layout.total_blocks,
         meta_blkaddr: 0,
         xattr_blkaddr: 0,
         uuid: [0; 16],
         volume_name,
-        extra_devices: devices.len() as u16,
-        devt_slotoff: if devices.is_empty() {
+        extra_devices: ndev as u16,
+        devt_slotoff: if ndev == 0 {
             0
         } else {
-            (devt_pos / 128) as u16
+            (layout.devt_pos / 128) as u16
         },
         xattr_prefix_count: 0,
         xattr_prefix_start: 0,
@@ -867,7 +992,7 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
     sb.uuid = match a.uuid {
         Some(u) => u,
         None => {
-            let d = Sha256::digest(&img);
+            let d = Sha256::digest(&*img);
             let mut u = [0u8; 16];
             u.copy_from_slice(&d[..16]);
             u[6] = (u[6] & 0x0f) | 0x50; // name-based (version 5 style) marker
@@ -876,12 +1001,21 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         }
     };
     b::write_superblock(&mut img[..BS], &sb).map_err(fe)?;
-    let meta_bytes = img.len();
+    Ok(())
+}
 
-    // The metadata blob's tree and trailer (signed if asked).
+/// Appends the metadata blob's tree and trailer (signed if asked) when
+/// `verity`, and writes it (last of all: through a temporary file renamed
+/// into place). Returns the image digest.
+fn seal_and_write(
+    a: &MkfsArgs,
+    mut img: Vec<u8>,
+    verity: bool,
+    signer: Option<&Signer>,
+) -> Result<Option<[u8; 32]>> {
     let image_digest = if verity {
         let built = build_tree(&img)?;
-        let sig = match &signer {
+        let sig = match signer {
             Some(s) => s.sign(&built.digest)?,
             None => Vec::new(),
         };
@@ -891,19 +1025,25 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
     } else {
         None
     };
+    write_atomically(&a.meta_blob, &img)?;
+    Ok(image_digest)
+}
 
-    let tmp = TmpGuard::new(tmp_path(&a.meta_blob));
-    {
-        let mut f = fs::File::create(tmp.path())
-            .with_context(|| format!("{}: cannot create", tmp.path().display()))?;
-        f.write_all(&img)
-            .with_context(|| format!("{}: write failed", tmp.path().display()))?;
-        f.sync_all().ok();
-    }
-    tmp.persist(&a.meta_blob)?;
-
+/// Prints the per-blob lines (--verbose) and the summary (unless --quiet).
+#[allow(clippy::too_many_arguments)]
+fn report(
+    a: &MkfsArgs,
+    tree: &Tree,
+    order: &Order,
+    assigned: &Assigned,
+    placed_blobs: &[PlacedBlob],
+    meta_bytes: usize,
+    digest: Option<(&[u8; 32], bool)>,
+    t0: Instant,
+) {
+    let (blobs, devices) = (&assigned.blobs, &assigned.devices);
     if a.verbose {
-        for (k, (&bi, p)) in devices.iter().zip(&placed_blobs).enumerate() {
+        for (k, (&bi, p)) in devices.iter().zip(placed_blobs).enumerate() {
             let what = match &p.fate {
                 Fate::Written => "written".to_string(),
                 Fate::Reused => "reused".to_string(),
@@ -923,48 +1063,54 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
             );
         }
     }
-    if !a.quiet {
-        let files = order
-            .iter()
-            .filter(|&&id| matches!(tree.nodes[id].content, Content::File { .. }))
-            .count();
-        let ratio = if stored == 0 {
-            0.0
-        } else {
-            total_in as f64 / stored as f64
-        };
-        let reused = placed_blobs
-            .iter()
-            .filter(|p| !matches!(p.fate, Fate::Written))
-            .count();
-        let written: u64 = devices
-            .iter()
-            .zip(&placed_blobs)
-            .filter(|(_, p)| matches!(p.fate, Fate::Written))
-            .map(|(&bi, _)| blobs[bi].blocks as u64 * BS64)
-            .sum();
-        println!(
-            "rerofs mkfs: {} inodes ({} files), {} bytes in, {} bytes stored in {} blob(s) ({} reused, {} bytes written) + {} metadata bytes, dedup ratio {:.2}, {:.2}s",
-            order.len(),
-            files,
-            total_in,
-            stored,
-            devices.len(),
-            reused,
-            written,
-            meta_bytes,
-            ratio,
-            t0.elapsed().as_secs_f64()
-        );
-        if let Some(d) = &image_digest {
-            println!(
-                "image digest: {}{}",
-                fmt_digest(d),
-                if signer.is_some() { " (signed)" } else { "" }
-            );
-        }
+    if a.quiet {
+        return;
     }
-    Ok(())
+    let stored: u64 = devices
+        .iter()
+        .map(|&bi| blobs[bi].blocks as u64 * BS64)
+        .sum();
+    let total_in = file_bytes(tree, &order.ids);
+    let files = order
+        .ids
+        .iter()
+        .filter(|&&id| matches!(tree.nodes[id].content, Content::File { .. }))
+        .count();
+    let ratio = if stored == 0 {
+        0.0
+    } else {
+        total_in as f64 / stored as f64
+    };
+    let reused = placed_blobs
+        .iter()
+        .filter(|p| !matches!(p.fate, Fate::Written))
+        .count();
+    let written: u64 = devices
+        .iter()
+        .zip(placed_blobs)
+        .filter(|(_, p)| matches!(p.fate, Fate::Written))
+        .map(|(&bi, _)| blobs[bi].blocks as u64 * BS64)
+        .sum();
+    println!(
+        "rerofs mkfs: {} inodes ({} files), {} bytes in, {} bytes stored in {} blob(s) ({} reused, {} bytes written) + {} metadata bytes, dedup ratio {:.2}, {:.2}s",
+        order.ids.len(),
+        files,
+        total_in,
+        stored,
+        devices.len(),
+        reused,
+        written,
+        meta_bytes,
+        ratio,
+        t0.elapsed().as_secs_f64()
+    );
+    if let Some((d, signed)) = digest {
+        println!(
+            "image digest: {}{}",
+            fmt_digest(d),
+            if signed { " (signed)" } else { "" }
+        );
+    }
 }
 
 /// Splits sorted dirents into blocks: returns (full blocks, bytes used in the last).
@@ -981,41 +1127,6 @@ fn dir_split(ents: &[Dirent]) -> (usize, usize) {
     }
 }
 
-fn tmp_path(p: &Path) -> PathBuf {
-    let mut s = p.as_os_str().to_owned();
-    s.push(format!(".tmp.{}", std::process::id()));
-    PathBuf::from(s)
-}
-
-/// Removes a temporary file when dropped, unless kept.
-struct TmpGuard(Option<PathBuf>);
-
-impl TmpGuard {
-    fn new(p: PathBuf) -> Self {
-        TmpGuard(Some(p))
-    }
-    fn path(&self) -> &Path {
-        self.0.as_deref().expect("armed")
-    }
-    /// Renames the file to `dst` and disarms the guard.
-    fn persist(mut self, dst: &Path) -> Result<()> {
-        let p = self.0.take().expect("armed");
-        if let Err(e) = fs::rename(&p, dst) {
-            fs::remove_file(&p).ok();
-            return Err(e).with_context(|| format!("{}: cannot rename into place", dst.display()));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for TmpGuard {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            fs::remove_file(p).ok();
-        }
-    }
-}
-
 /// Whether a regular file is chunk-based (its data in the data blobs) rather
 /// than inline. Decided from the file alone, its size and xattrs, assuming
 /// the larger (64-byte) inode core, so that what a layer puts in its blob
@@ -1029,496 +1140,4 @@ fn stored_in_blobs(n: &Node) -> bool {
     }
     let xa = xattr_area(&n.xattrs, &String::new).map_or(BS, |v| v.len());
     EXTENDED_SIZE + xa + size as usize > BS
-}
-
-/// Feeds a blob's bytes to `sink`: its chunks in order, each padded with
-/// zeros to a whole block. The sources are read by a second thread, in
-/// batches of about a MiB, while `sink` works on the previous ones.
-fn stream_blob(
-    tree: &Tree,
-    blob: &Blob,
-    chunk: u64,
-    mut sink: impl FnMut(&[u8]) -> Result<()>,
-) -> Result<()> {
-    const BATCH: usize = 1 << 20;
-    let cap = std::cmp::max(BATCH, chunk as usize) + BS;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<u8>, usize)>>(4);
-    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    std::thread::scope(|sc| {
-        sc.spawn(move || {
-            let fill = || -> Result<()> {
-                let mut open: Option<(NodeId, fs::File)> = None;
-                let mut buf = vec![0u8; cap];
-                let mut pos = 0;
-                for &(id, ci, _) in &blob.chunks {
-                    let Content::File { src, size } = &tree.nodes[id].content else {
-                        unreachable!()
-                    };
-                    let off = ci * chunk;
-                    let len = std::cmp::min(chunk, size - off) as usize;
-                    let padded = len.next_multiple_of(BS);
-                    if pos + padded > cap {
-                        let next = back_rx.try_recv().unwrap_or_else(|_| vec![0u8; cap]);
-                        if tx
-                            .send(Ok((std::mem::replace(&mut buf, next), pos)))
-                            .is_err()
-                        {
-                            return Ok(()); // the consumer gave up
-                        }
-                        pos = 0;
-                    }
-                    let dst = &mut buf[pos..pos + len];
-                    match src {
-                        FileSource::Bytes(v) => {
-                            dst.copy_from_slice(&v[off as usize..off as usize + len])
-                        }
-                        FileSource::Path(p) => {
-                            if open.as_ref().map(|o| o.0) != Some(id) {
-                                open = Some((
-                                    id,
-                                    fs::File::open(p)
-                                        .with_context(|| format!("{}: cannot open", p.display()))?,
-                                ));
-                            }
-                            let file = &mut open.as_mut().expect("opened").1;
-                            file.seek(SeekFrom::Start(off)).with_context(|| {
-                                format!("{}: seek to {off} failed", p.display())
-                            })?;
-                            file.read_exact(dst).with_context(|| {
-                                format!(
-                                    "{}: read failed at offset {off} (file changed?)",
-                                    p.display()
-                                )
-                            })?;
-                        }
-                    }
-                    buf[pos + len..pos + padded].fill(0);
-                    pos += padded;
-                }
-                if pos > 0 {
-                    tx.send(Ok((buf, pos))).ok();
-                }
-                Ok(())
-            };
-            if let Err(e) = fill() {
-                tx.send(Err(e)).ok();
-            }
-        });
-        for batch in rx {
-            let (buf, len) = batch?;
-            sink(&buf[..len])?;
-            back_tx.send(buf).ok();
-        }
-        Ok(())
-    })
-}
-
-/// Size of the file of a data blob of `blocks` data blocks.
-fn blob_file_size(blocks: u32, verity: bool) -> u64 {
-    let d = u64::from(blocks) * BS64;
-    match Geometry::new(d) {
-        Ok(g) if verity => g.blob_size(),
-        _ => d,
-    }
-}
-
-/// A blob's digest being computed: plain SHA-256, or its fs-verity tree.
-enum BlobHash {
-    Plain(Sha256),
-    Verity(TreeBuilder),
-}
-
-impl BlobHash {
-    fn new(verity: bool) -> Self {
-        if verity {
-            BlobHash::Verity(TreeBuilder::default())
-        } else {
-            BlobHash::Plain(Sha256::new())
-        }
-    }
-    fn update(&mut self, d: &[u8]) {
-        match self {
-            BlobHash::Plain(h) => h.update(d),
-            BlobHash::Verity(t) => t.update(d),
-        }
-    }
-    /// The digest in hex, and the tree when it is a verity digest.
-    fn finish(self) -> Result<(String, Option<Built>)> {
-        Ok(match self {
-            BlobHash::Plain(h) => (hex(&h.finalize()), None),
-            BlobHash::Verity(t) => {
-                let b = t.finish()?;
-                (hex(&b.digest), Some(b))
-            }
-        })
-    }
-}
-
-/// Digest (hex) of a blob this run would write, computed without writing it.
-fn blob_digest(
-    tree: &Tree,
-    blob: &Blob,
-    chunk: u64,
-    verity: bool,
-    pb: Option<&indicatif::ProgressBar>,
-) -> Result<String> {
-    let mut h = BlobHash::new(verity);
-    stream_blob(tree, blob, chunk, |d| {
-        h.update(d);
-        if let Some(pb) = pb {
-            pb.inc(d.len() as u64);
-        }
-        Ok(())
-    })?;
-    Ok(h.finish()?.0)
-}
-
-/// Digest (hex) of an existing blob file: its fs-verity digest once its tree
-/// and descriptor check out, or its plain SHA-256.
-fn file_digest(p: &Path, verity: bool) -> Result<String> {
-    let mut f = fs::File::open(p).with_context(|| format!("{}: cannot open", p.display()))?;
-    if verity {
-        let len = f.metadata()?.len();
-        let c = check_blob(&f, len, None, &|_| {})
-            .with_context(|| format!("{}: not a valid blob", p.display()))?;
-        if let Some(e) = c.problems.first() {
-            bail!("{}: not a valid blob: {e}", p.display());
-        }
-        if !c.sig.is_empty() {
-            bail!(
-                "{}: has a signature: a metadata blob, not a data blob",
-                p.display()
-            );
-        }
-        return Ok(hex(&c.digest));
-    }
-    let mut h = Sha256::new();
-    read_pieces(&mut f, p, |d| h.update(d))?;
-    Ok(hex(&h.finalize()))
-}
-
-/// Reads `f` (the file at `p`) to its end, giving `sink` each piece read.
-pub fn read_pieces(f: &mut impl Read, p: &Path, mut sink: impl FnMut(&[u8])) -> Result<()> {
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("{}: read failed", p.display()))?;
-        if n == 0 {
-            return Ok(());
-        }
-        sink(&buf[..n]);
-    }
-}
-
-/// Writes one data blob as `dir/<digest hex>` (through a temporary file), with
-/// its tree and trailer after the data when `verity`; returns the digest, which
-/// must be `expect` when that is known.
-#[allow(clippy::too_many_arguments)]
-fn write_blob(
-    tree: &Tree,
-    blob: &Blob,
-    dir: &Path,
-    slot: usize,
-    chunk: u64,
-    verity: bool,
-    expect: Option<&str>,
-    pb: Option<&indicatif::ProgressBar>,
-) -> Result<String> {
-    let tmp = TmpGuard::new(dir.join(format!(".rerofs-blob.tmp.{}.{slot}", std::process::id())));
-    let file = fs::File::create(tmp.path())
-        .with_context(|| format!("{}: cannot create", tmp.path().display()))?;
-    let mut f = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut h = BlobHash::new(verity);
-    stream_blob(tree, blob, chunk, |d| {
-        f.write_all(d)
-            .with_context(|| format!("{}: write failed", tmp.path().display()))?;
-        h.update(d);
-        if let Some(pb) = pb {
-            pb.inc(d.len() as u64);
-        }
-        Ok(())
-    })?;
-    let (hexd, built) = h.finish()?;
-    if let Some(b) = built {
-        let trailer = b.trailer(&[])?;
-        f.write_all(&b.tree)
-            .and_then(|()| f.write_all(&trailer))
-            .with_context(|| format!("{}: write failed", tmp.path().display()))?;
-    }
-    f.flush()
-        .with_context(|| format!("{}: write failed", tmp.path().display()))?;
-    drop(f);
-    if let Some(e) = expect {
-        if e != hexd {
-            bail!(
-                "data blob {slot}: digest changed between two reads of the sources \
-                 ({e} then {hexd}): a source file changed while mkfs was running"
-            );
-        }
-    }
-    tmp.persist(&dir.join(&hexd))?;
-    Ok(hexd)
-}
-
-/// What became of one data blob.
-enum Fate {
-    Written,
-    /// Already in the blob directory.
-    Reused,
-    /// Hard-linked into the blob directory from here.
-    Linked(PathBuf),
-    /// Copied into the blob directory from here (no hard link possible).
-    Copied(PathBuf),
-}
-
-struct PlacedBlob {
-    digest: String,
-    fate: Fate,
-}
-
-/// An existing file that may be one of the blobs to write.
-struct Candidate {
-    path: PathBuf,
-    size: u64,
-    /// Its file name: the digest it claims to have.
-    name: String,
-    /// Given as a `--reuse` file (not found in a directory).
-    explicit: bool,
-}
-
-fn file_name_str(p: &Path) -> Option<&str> {
-    p.file_name().and_then(|n| n.to_str())
-}
-
-fn scan_blob_dir(dir: &Path, out: &mut Vec<Candidate>) -> Result<()> {
-    for e in fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))? {
-        let e = e.with_context(|| format!("{}: cannot list", dir.display()))?;
-        let path = e.path();
-        let Some(name) = file_name_str(&path).filter(|n| is_digest_tag(n.as_bytes())) else {
-            continue;
-        };
-        let name = name.to_string();
-        if let Ok(md) = fs::metadata(&path) {
-            if md.is_file() {
-                out.push(Candidate {
-                    path,
-                    size: md.len(),
-                    name,
-                    explicit: false,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-fn same_file(x: &Path, y: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::metadata(x), fs::metadata(y)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-/// Puts the blob `src` into place as `dst`: a hard link, or a copy.
-fn link_blob(src: &Path, dst: &Path, slot: usize) -> Result<Fate> {
-    let src =
-        fs::canonicalize(src).with_context(|| format!("{}: cannot resolve", src.display()))?;
-    let dir = dst.parent().expect("in a directory");
-    let tmp = TmpGuard::new(dir.join(format!(".rerofs-blob.tmp.{}.{slot}", std::process::id())));
-    let fate = if fs::hard_link(&src, tmp.path()).is_ok() {
-        Fate::Linked(src)
-    } else {
-        fs::copy(&src, tmp.path()).with_context(|| {
-            format!("{}: cannot copy to {}", src.display(), tmp.path().display())
-        })?;
-        Fate::Copied(src)
-    };
-    tmp.persist(dst)?;
-    Ok(fate)
-}
-
-/// Writes the data blobs into `dir`, or reuses existing identical ones (see
-/// REUSE in `rerofs mkfs --help`). Returns one entry per device, in order.
-#[allow(clippy::too_many_arguments)]
-fn place_blobs(
-    tree: &Tree,
-    blobs: &[Blob],
-    devices: &[usize],
-    dir: &Path,
-    reuse: &[PathBuf],
-    chunk: u64,
-    verity: bool,
-    pb: Option<&indicatif::ProgressBar>,
-) -> Result<Vec<PlacedBlob>> {
-    // The size of a blob's file, and of its data area (what is streamed).
-    let size_of = |bi: usize| blob_file_size(blobs[bi].blocks, verity);
-    let data_of = |bi: usize| u64::from(blobs[bi].blocks) * BS64;
-
-    // Existing files that may be some of our blobs.
-    let mut cands: Vec<Candidate> = Vec::new();
-    if dir.is_dir() && !devices.is_empty() {
-        scan_blob_dir(dir, &mut cands)?;
-    }
-    for r in reuse {
-        let md = fs::metadata(r)
-            .with_context(|| format!("{}: cannot read --reuse blob", r.display()))?;
-        if md.is_dir() {
-            scan_blob_dir(r, &mut cands)?;
-        } else if md.is_file() {
-            let Some(name) = file_name_str(r).filter(|n| is_digest_tag(n.as_bytes())) else {
-                bail!(
-                    "{}: a --reuse blob must be named by the 64 lowercase hex digits of its digest",
-                    r.display()
-                );
-            };
-            cands.push(Candidate {
-                path: r.clone(),
-                size: md.len(),
-                name: name.to_string(),
-                explicit: true,
-            });
-        } else {
-            bail!(
-                "{}: --reuse wants a blob file or a directory of blobs",
-                r.display()
-            );
-        }
-    }
-
-    // Digests of the blobs an existing file may be (same size), computed
-    // without writing anything.
-    let sizes: std::collections::HashSet<u64> = cands.iter().map(|c| c.size).collect();
-    let need: Vec<bool> = devices
-        .iter()
-        .map(|&bi| sizes.contains(&size_of(bi)))
-        .collect();
-    if let Some(pb) = pb {
-        pb.set_position(0);
-        pb.set_length(
-            devices
-                .iter()
-                .zip(&need)
-                .filter(|(_, &n)| n)
-                .map(|(&bi, _)| data_of(bi))
-                .sum(),
-        );
-        pb.set_message("checking");
-    }
-    let pre: Vec<Option<String>> = devices
-        .par_iter()
-        .zip(&need)
-        .map(|(&bi, &n)| {
-            if n {
-                blob_digest(tree, &blobs[bi], chunk, verity, pb).map(Some)
-            } else {
-                Ok(None)
-            }
-        })
-        .collect::<Result<_>>()?;
-
-    // Every --reuse file must be one of our blobs, by name and by contents.
-    let ours = |c: &Candidate| {
-        devices
-            .iter()
-            .zip(&pre)
-            .any(|(&bi, d)| d.as_deref() == Some(c.name.as_str()) && size_of(bi) == c.size)
-    };
-    let explicit: Vec<&Candidate> = cands.iter().filter(|c| c.explicit).collect();
-    for c in &explicit {
-        if !ours(c) {
-            bail!(
-                "{}: not a data blob of this image (no blob to write has this name and size {})",
-                c.path.display(),
-                c.size
-            );
-        }
-    }
-    explicit.par_iter().try_for_each(|c| {
-        let got = file_digest(&c.path, verity)?;
-        if got != c.name {
-            bail!(
-                "{}: not a valid blob: its contents hash to {got}, not to its name",
-                c.path.display()
-            );
-        }
-        Ok(())
-    })?;
-
-    // For each blob, a verified existing file: BLOB_DIR/D first, then a
-    // --reuse file (verified above), then one in a --reuse directory.
-    let chosen: Vec<Option<PathBuf>> = devices
-        .par_iter()
-        .zip(&pre)
-        .map(|(&bi, d)| {
-            let Some(d) = d else {
-                return Ok(None);
-            };
-            let home = dir.join(d);
-            let mut list: Vec<&Candidate> = cands
-                .iter()
-                .filter(|c| c.name == *d && c.size == size_of(bi))
-                .collect();
-            list.sort_by_key(|c| (c.path != home, !c.explicit));
-            for c in list {
-                if c.explicit || file_digest(&c.path, verity).is_ok_and(|g| g == *d) {
-                    return Ok(Some(c.path.clone()));
-                }
-            }
-            Ok(None)
-        })
-        .collect::<Result<_>>()?;
-
-    // Write the others.
-    if !devices.is_empty() {
-        fs::create_dir_all(dir)
-            .with_context(|| format!("{}: cannot create blob directory", dir.display()))?;
-    }
-    if let Some(pb) = pb {
-        pb.set_position(0);
-        pb.set_length(
-            devices
-                .iter()
-                .zip(&chosen)
-                .filter(|(_, c)| c.is_none())
-                .map(|(&bi, _)| data_of(bi))
-                .sum(),
-        );
-        pb.set_message("writing");
-    }
-    devices
-        .par_iter()
-        .enumerate()
-        .map(|(k, &bi)| {
-            let slot = k + 1;
-            match (&chosen[k], &pre[k]) {
-                (Some(src), Some(d)) => {
-                    let dst = dir.join(d);
-                    let fate = if same_file(src, &dst) {
-                        Fate::Reused
-                    } else {
-                        link_blob(src, &dst, slot)?
-                    };
-                    Ok(PlacedBlob {
-                        digest: d.clone(),
-                        fate,
-                    })
-                }
-                _ => Ok(PlacedBlob {
-                    digest: write_blob(
-                        tree,
-                        &blobs[bi],
-                        dir,
-                        slot,
-                        chunk,
-                        verity,
-                        pre[k].as_deref(),
-                        pb,
-                    )?,
-                    fate: Fate::Written,
-                }),
-            }
-        })
-        .collect()
 }

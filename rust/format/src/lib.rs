@@ -18,6 +18,7 @@ pub mod build;
 pub mod crc32c;
 pub mod devtable;
 pub mod dir;
+pub mod encrypt;
 pub mod error;
 pub mod inode;
 pub mod superblock;

@@ -14,8 +14,9 @@ pub const COMPAT_MTIME: u32 = 0x2;
 /// `feature_compat`: inodes carry an xattr name bloom filter.
 pub const COMPAT_XATTR_FILTER: u32 = 0x4;
 
-/// `feature_incompat` bits and their names, as upstream EROFS defines them.
-pub const INCOMPAT_NAMES: [(u32, &str); 9] = [
+/// `feature_incompat` bits and their names: upstream EROFS's, then rerofs's own
+/// (`rerofs_encrypted`, see [`crate::encrypt`]).
+pub const INCOMPAT_NAMES: [(u32, &str); 10] = [
     (0x001, "lz4_0padding"),
     (0x002, "compr_cfgs/big_pcluster"),
     (0x004, "chunked_file"),
@@ -25,6 +26,7 @@ pub const INCOMPAT_NAMES: [(u32, &str); 9] = [
     (0x040, "xattr_prefixes"),
     (0x080, "48bit"),
     (0x100, "metabox"),
+    (super::encrypt::INCOMPAT_RERO_ENCRYPTED, "rerofs_encrypted"),
 ];
 
 /// `feature_incompat`: chunk-based inodes (`EROFS_INODE_CHUNK_BASED`).
@@ -94,6 +96,13 @@ impl SuperBlock {
     /// `SB_CHKSUM` bit is set, `dirblkbits`, and refuses incompatible features this
     /// reader does not implement.
     pub fn parse(block0: &[u8]) -> Result<Self> {
+        Self::parse_accepting(block0, 0)
+    }
+
+    /// [`SuperBlock::parse`], also accepting the incompatible features in
+    /// `extra` (the tools read encrypted images, which the module refuses
+    /// until it implements them).
+    pub fn parse_accepting(block0: &[u8], extra: u32) -> Result<Self> {
         let blk = block0
             .get(..BLOCK_SIZE)
             .ok_or(Error::Truncated("first block"))?;
@@ -117,7 +126,7 @@ impl SuperBlock {
             }
         }
         let feature_incompat = le32(sb, 0x50, "superblock")?;
-        let unsupported = feature_incompat & !INCOMPAT_SUPPORTED;
+        let unsupported = feature_incompat & !(INCOMPAT_SUPPORTED | extra);
         if unsupported != 0 {
             return Err(Error::UnsupportedIncompat(unsupported));
         }
@@ -301,6 +310,27 @@ mod tests {
         }
         let msg = Error::UnsupportedIncompat(0x180).to_string();
         assert!(msg.contains("48bit") && msg.contains("metabox"), "{msg}");
+    }
+
+    /// The module (which calls `parse`) refuses encrypted images by name; the
+    /// tools accept them with `parse_accepting`, and only that bit.
+    #[test]
+    fn encrypted_images_are_refused_unless_accepted() {
+        use crate::encrypt::INCOMPAT_RERO_ENCRYPTED as E;
+        let b = block0(E | INCOMPAT_CHUNKED_FILE, 0, 0);
+        let e = SuperBlock::parse(&b).unwrap_err();
+        assert_eq!(e, Error::UnsupportedIncompat(E));
+        assert!(e.to_string().contains("rerofs_encrypted"), "{e}");
+        assert!(!e.to_string().contains("unknown"), "{e}");
+        assert_eq!(
+            SuperBlock::parse_accepting(&b, E).unwrap().feature_incompat & E,
+            E
+        );
+        let b2 = block0(E | 0x10, 0, 0);
+        assert_eq!(
+            SuperBlock::parse_accepting(&b2, E),
+            Err(Error::UnsupportedIncompat(0x10))
+        );
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub struct FsckArgs {
     /// against its tag nor, with verity, every blob's Merkle tree.
     #[arg(long)]
     pub no_blob_digest: bool,
+    /// The image key of an encrypted image (a 32-byte file): checked against
+    /// the image's key check, then used to decrypt every file's data.
+    #[arg(long, value_name = "FILE")]
+    pub image_key: Option<PathBuf>,
 }
 
 struct Ctx<'a> {
@@ -115,6 +119,14 @@ fn check_verity(img: &Image, problems: &mut Vec<String>) -> Result<()> {
 /// Runs `rerofs fsck`; `Ok(false)` when problems were found.
 pub fn run(a: &FsckArgs) -> Result<bool> {
     let mut img = Image::open(&a.image)?;
+    match (&a.image_key, img.enc.is_some()) {
+        (Some(k), _) => img.set_image_key(crate::crypt::load_key(k, "image key")?)?,
+        (None, true) => bail!(
+            "{}: the image is encrypted: give --image-key (`rerofs verify` checks it without a key)",
+            a.image.display()
+        ),
+        (None, false) => {}
+    }
     img.open_devices(&a.devices, a.blob_dir.as_deref())?;
     let mut problems = Vec::new();
     let verity = img.sb.feature_compat & COMPAT_RERO_VERITY != 0;
@@ -447,6 +459,16 @@ impl Ctx<'_> {
             ),
             _ => None,
         };
+        if self.img.enc.is_some()
+            && kind == FileKind::Regular
+            && i.size > 0
+            && !matches!(i.layout, rerofs_format::inode::Layout::ChunkBased(_))
+        {
+            self.problem(format!(
+                "{}: inode {nid}: plaintext file data in an encrypted image (not chunk-based)",
+                path.display()
+            ));
+        }
         let mut data = Vec::new();
         let mut total = 0u64;
         let r = self.img.read_data(&i, ipos, |d| {

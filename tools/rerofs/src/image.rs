@@ -2,13 +2,18 @@
 
 //! Reading an image (metadata blob + data blobs) through the format crate.
 
+use crate::crypt::{decrypt_units, unwrap, ChunkKey, Key32};
 use crate::util::fe;
 use anyhow::{anyhow, bail, Context, Result};
 use rerofs_format::devtable::{map_dev, DeviceSlot};
 use rerofs_format::dir::DirBlock;
+use rerofs_format::encrypt::{
+    DevRecord, Entry as KeyEntry, Header, KeyCheck, DEVREC_SIZE, ENTRY_SIZE,
+    INCOMPAT_RERO_ENCRYPTED, MAP_ENTRY_SIZE, NO_ENTRY,
+};
 use rerofs_format::inode::{parse_chunk_entry, ChunkAddr, Inode, Layout, Mapping};
 use rerofs_format::superblock::SuperBlock;
-use rerofs_format::verity::{Geometry, COMPAT_RERO_VERITY};
+use rerofs_format::verity::{parse_hex_digest, Descriptor, Geometry, COMPAT_RERO_VERITY};
 use rerofs_format::xattr::{prefix_of, Entry, InlineXattrs};
 use rerofs_format::BLOCK_SIZE;
 use std::fs::File;
@@ -41,6 +46,12 @@ pub struct Image {
     pub slots: Vec<DeviceSlot>,
     /// Opened devices, in slot order (empty when not opened).
     pub devices: Vec<Device>,
+    /// The encryption header of an encrypted image.
+    pub enc: Option<Header>,
+    /// The image key, once checked against the key check (encrypted images).
+    key: Option<Key32>,
+    /// The metadata blob's trailer carries a signature.
+    pub signed: bool,
 }
 
 /// A directory entry, owned.
@@ -66,7 +77,7 @@ impl Image {
     /// Opens the metadata blob and parses the superblock and device table.
     pub fn open(path: &Path) -> Result<Image> {
         let meta = crate::util::read(path)?;
-        let sb = SuperBlock::parse(&meta)
+        let sb = SuperBlock::parse_accepting(&meta, INCOMPAT_RERO_ENCRYPTED)
             .map_err(|e| anyhow!("{}: superblock at offset 1024: {e}", path.display()))?;
         if (meta.len() as u64) < sb.image_bytes() {
             bail!(
@@ -77,6 +88,7 @@ impl Image {
                 sb.image_bytes()
             );
         }
+        let mut signed = false;
         if sb.feature_compat & COMPAT_RERO_VERITY != 0 {
             let g = Geometry::new(sb.image_bytes()).map_err(fe)?;
             if (meta.len() as u64) < g.blob_size() {
@@ -89,6 +101,29 @@ impl Image {
                     g.blob_size()
                 );
             }
+            let t = g.trailer_pos() as usize;
+            signed = Descriptor::parse(&meta[t..t + BLOCK_SIZE]).is_ok_and(|d| d.sig_size > 0);
+        }
+        let mut enc = None;
+        if sb.feature_incompat & INCOMPAT_RERO_ENCRYPTED != 0 {
+            if sb.feature_compat & COMPAT_RERO_VERITY == 0 {
+                bail!(
+                    "{}: encrypted but without verity trees: refused (XTS is malleable)",
+                    path.display()
+                );
+            }
+            let h = Header::parse(&meta, sb.image_bytes()).map_err(|e| {
+                anyhow!("{}: encryption header at offset 1152: {e}", path.display())
+            })?;
+            if h.devices != u32::from(sb.extra_devices) {
+                bail!(
+                    "{}: encryption header has {} device records, the superblock {} devices",
+                    path.display(),
+                    h.devices,
+                    sb.extra_devices
+                );
+            }
+            enc = Some(h);
         }
         let mut slots = Vec::new();
         for i in 0..sb.extra_devices {
@@ -108,6 +143,9 @@ impl Image {
             sb,
             slots,
             devices: Vec::new(),
+            enc,
+            key: None,
+            signed,
         })
     }
 
@@ -311,7 +349,12 @@ impl Image {
                             })?;
                             refs.push((d.device, d.blk));
                             let mut data = vec![0u8; bytes];
-                            self.read_dev(d.device, d.blk, &mut data).with_context(|| {
+                            let r = if self.enc.is_some() {
+                                self.read_encrypted(d.device, d.blk, &mut data)
+                            } else {
+                                self.read_dev(d.device, d.blk, &mut data)
+                            };
+                            r.with_context(|| {
                                 format!("inode {} chunk {c} (entry at offset {epos})", i.nid)
                             })?;
                             f(&data)?;
@@ -321,6 +364,127 @@ impl Image {
             }
         }
         Ok(refs)
+    }
+
+    /// Checks `key` against the image's key check (a GCM tag over the image
+    /// digest) and keeps it for reading file data.
+    pub fn set_image_key(&mut self, key: Key32) -> Result<()> {
+        if self.enc.is_none() {
+            bail!(
+                "{}: not an encrypted image (no key needed)",
+                self.path.display()
+            );
+        }
+        let d = self.sb.image_bytes();
+        let g = Geometry::new(d).map_err(fe)?;
+        let t = g.trailer_pos() as usize;
+        let kc = KeyCheck::parse(&self.meta[t..t + BLOCK_SIZE]).map_err(|e| {
+            anyhow!(
+                "{}: key check in the trailer at offset {t}: {e}",
+                self.path.display()
+            )
+        })?;
+        let digest = crate::verity::build_tree(&self.meta[..d as usize])?.digest;
+        if !crate::crypt::key_matches(&key, &kc, &digest) {
+            bail!(
+                "{}: wrong image key: the key check does not match this image",
+                self.path.display()
+            );
+        }
+        self.key = Some(key);
+        Ok(())
+    }
+
+    /// Key table entry `idx` and its byte position.
+    pub fn entry(&self, idx: u32) -> Result<(u64, KeyEntry)> {
+        let h = self.enc.as_ref().ok_or_else(|| anyhow!("not encrypted"))?;
+        let pos = h
+            .entry_pos(idx)
+            .ok_or_else(|| anyhow!("key table entry {idx} does not exist"))?;
+        let e = KeyEntry::parse(self.meta_at(pos, ENTRY_SIZE, "key table entry")?)
+            .map_err(|e| anyhow!("key table entry {idx} at offset {pos}: {e}"))?;
+        Ok((pos, e))
+    }
+
+    /// The fs-verity digest of device `device`'s blob (its slot's tag).
+    pub fn blob_digest(&self, device: u16) -> Result<[u8; 32]> {
+        let slot = usize::from(device)
+            .checked_sub(1)
+            .and_then(|i| self.slots.get(i))
+            .ok_or_else(|| anyhow!("device {device} does not exist"))?;
+        parse_hex_digest(slot.tag())
+            .ok_or_else(|| anyhow!("device {device}'s tag is not a blob digest"))
+    }
+
+    /// Unwraps entry `idx` (`e`) with the image key.
+    pub fn unwrap_entry(&self, idx: u32, e: &KeyEntry, blob: &[u8; 32]) -> Result<ChunkKey> {
+        let key = self.key.as_ref().ok_or_else(|| {
+            anyhow!(
+                "{}: the image is encrypted: give --image-key",
+                self.path.display()
+            )
+        })?;
+        unwrap(key, e, blob).ok_or_else(|| {
+            anyhow!("key table entry {idx}: does not unwrap (altered, moved or another image's)")
+        })
+    }
+
+    /// The key table entry of block `blk` of device `device`, found as the
+    /// kernel finds it: device record, block map, entry.
+    pub fn entry_of(&self, device: u16, blk: u64) -> Result<(u32, KeyEntry)> {
+        let h = self.enc.as_ref().ok_or_else(|| anyhow!("not encrypted"))?;
+        let rpos = h
+            .devrec_pos(device)
+            .ok_or_else(|| anyhow!("device {device} has no encryption record"))?;
+        let r = DevRecord::parse(
+            self.meta_at(rpos, DEVREC_SIZE, "device record")?,
+            self.sb.image_bytes(),
+        )
+        .map_err(|e| anyhow!("device record of device {device} at offset {rpos}: {e}"))?;
+        let slot_blocks = self.slots.get(usize::from(device) - 1).map(|s| s.blocks);
+        if Some(r.blocks) != slot_blocks {
+            bail!(
+                "device record of device {device}: {} blocks, its slot {slot_blocks:?}",
+                r.blocks
+            );
+        }
+        let mpos = r
+            .map_entry_pos(blk)
+            .ok_or_else(|| anyhow!("block {blk} is beyond device {device}'s block map"))?;
+        let m = self.meta_at(mpos, MAP_ENTRY_SIZE, "block map")?;
+        let idx = u32::from_le_bytes(m.try_into().expect("4 bytes"));
+        if idx == NO_ENTRY {
+            bail!(
+                "device {device} block {blk}: in no encrypted chunk (block map at offset {mpos})"
+            );
+        }
+        let (_, e) = self.entry(idx)?;
+        if e.device != device || e.unit_of(blk).is_none() {
+            bail!("device {device} block {blk}: block map at offset {mpos} names entry {idx}, which is another chunk's");
+        }
+        Ok((idx, e))
+    }
+
+    /// Reads and decrypts `out.len()` bytes of the encrypted chunk starting at
+    /// block `blk` of device `device`.
+    fn read_encrypted(&self, device: u16, blk: u64, out: &mut [u8]) -> Result<()> {
+        let (idx, e) = self.entry_of(device, blk)?;
+        if u64::from(e.startblk) != blk {
+            bail!("device {device} block {blk}: a chunk index points inside chunk {idx}, not at its start");
+        }
+        let n = out.len().div_ceil(BLOCK_SIZE);
+        if n as u64 > u64::from(e.blocks) {
+            bail!(
+                "device {device} block {blk}: {n} blocks read from a chunk of {}",
+                e.blocks
+            );
+        }
+        let k = self.unwrap_entry(idx, &e, &self.blob_digest(device)?)?;
+        let mut buf = zeroize::Zeroizing::new(vec![0u8; n * BLOCK_SIZE]);
+        self.read_dev(device, blk, &mut buf)?;
+        decrypt_units(&k, &mut buf);
+        out.copy_from_slice(&buf[..out.len()]);
+        Ok(())
     }
 
     /// Reads and parses the entries of directory inode `i`, in stored order.

@@ -170,6 +170,24 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         }
         Some(Err(e)) => json!({"error": e}),
     };
+    let enc_json = match &img.enc {
+        None => serde_json::Value::Null,
+        Some(h) => {
+            let key_check = rerofs_format::verity::Geometry::new(sb.image_bytes())
+                .ok()
+                .and_then(|g| img.meta.get(g.trailer_pos() as usize..))
+                .is_some_and(|t| rerofs_format::encrypt::KeyCheck::parse(t).is_ok());
+            json!({
+                "data_cipher": "aes-256-xts (4096-byte units, tweak = unit index in the chunk)",
+                "chunk_keys": "hkdf-sha256 (domain key, \"rerofs chunk v1\" || sha256(chunk))",
+                "key_wrap": "aes-256-gcm",
+                "header_offset": rerofs_format::encrypt::HEADER_POS,
+                "device_records": h.devices, "device_records_offset": h.devrec_pos,
+                "key_table_entries": h.entries, "key_table_offset": h.entries_pos,
+                "key_check": key_check,
+            })
+        }
+    };
     let out = json!({
         "image": a.image.display().to_string(),
         "superblock": {
@@ -183,6 +201,7 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         "devices": img.slots.iter().map(|s| json!({"tag": String::from_utf8_lossy(s.tag()), "blocks": s.blocks, "mapped_blkaddr": s.uniaddr})).collect::<Vec<_>>(),
         "dedup": {"chunk_refs": refs_total, "unique_chunks": unique.len()},
         "verity": verity_json,
+        "encryption": enc_json,
         "inodes": inodes,
         "errors": errors,
     });
@@ -212,6 +231,27 @@ pub fn run(a: &InspectArgs) -> Result<()> {
             );
         }
         Some(Err(e)) => println!("verity:       broken trailer: {e}"),
+    }
+    match &img.enc {
+        None => println!("encryption:   no"),
+        Some(h) => {
+            let e = &out["encryption"];
+            println!(
+                "encryption:   {} data, {} chunk keys, wrapped with {}",
+                e["data_cipher"].as_str().unwrap_or(""),
+                e["chunk_keys"].as_str().unwrap_or(""),
+                e["key_wrap"].as_str().unwrap_or("")
+            );
+            println!(
+                "              header at offset {}, {} device records at offset {}, {} key table entries at offset {}, key check {}",
+                rerofs_format::encrypt::HEADER_POS,
+                h.devices,
+                h.devrec_pos,
+                h.entries,
+                h.entries_pos,
+                if e["key_check"].as_bool() == Some(true) { "present" } else { "MISSING" }
+            );
+        }
     }
     println!("devices:      {}", img.slots.len());
     for (k, d) in img.slots.iter().enumerate() {

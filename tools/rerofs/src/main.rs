@@ -4,6 +4,7 @@
 //!
 //! Exit codes: 0 success, 1 failure or problems found, 2 usage error.
 
+mod crypt;
 mod fsck;
 mod image;
 mod inspect;
@@ -41,6 +42,10 @@ enum Cmd {
     Digest(trust::DigestArgs),
     /// Verify an image offline: every blob's tree, the signature, the digest.
     Verify(trust::VerifyArgs),
+    /// Make a key file (domain or image key): 32 random bytes, mode 0600.
+    Keygen(crypt::KeygenArgs),
+    /// Wrap an encrypted image's chunk keys under a new image key (no data blob changes).
+    Rewrap(crypt::RewrapArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +84,8 @@ fn main() -> ExitCode {
         Cmd::Sign(a) => trust::run_sign(a).map(|()| true),
         Cmd::Digest(a) => trust::run_digest(a),
         Cmd::Verify(a) => trust::run_verify(a),
+        Cmd::Keygen(a) => crypt::run_keygen(a).map(|()| true),
+        Cmd::Rewrap(a) => crypt::run_rewrap(a).map(|()| true),
     };
     match r {
         Ok(true) => ExitCode::SUCCESS,

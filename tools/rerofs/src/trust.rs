@@ -3,6 +3,7 @@
 //! `rerofs sign`, `rerofs digest` and `rerofs verify`: the offline side of
 //! in-band verification.
 
+use crate::crypt::put_key_check;
 use crate::image::Image;
 use crate::util::{fe, hex, read_pieces, Pb};
 use crate::verity::{
@@ -10,6 +11,7 @@ use crate::verity::{
     TreeBuilder,
 };
 use anyhow::{anyhow, bail, Context, Result};
+use rerofs_format::encrypt::{KeyCheck, INCOMPAT_RERO_ENCRYPTED};
 use rerofs_format::superblock::SuperBlock;
 use rerofs_format::verity::{build, Geometry, COMPAT_RERO_VERITY, DIGEST_SIZE};
 use rerofs_format::BLOCK_SIZE;
@@ -131,7 +133,10 @@ fn superblock_of(f: &File, len: u64) -> Option<Result<SuperBlock>> {
     if b.get(1024..1028) != Some(&rerofs_format::SUPER_MAGIC.to_le_bytes()[..]) {
         return None;
     }
-    Some(SuperBlock::parse(&b).map_err(|e| anyhow!("superblock at offset 1024: {e}")))
+    Some(
+        SuperBlock::parse_accepting(&b, INCOMPAT_RERO_ENCRYPTED)
+            .map_err(|e| anyhow!("superblock at offset 1024: {e}")),
+    )
 }
 
 /// The data area size of a metadata blob with verity, from its superblock.
@@ -178,8 +183,18 @@ pub fn run_sign(a: &SignArgs) -> Result<()> {
         );
     }
     let sig = signer.sign(&c.digest)?;
-    let trailer = build::trailer(&c.desc, &sig).map_err(fe)?;
+    let mut trailer = build::trailer(&c.desc, &sig).map_err(fe)?;
     let pos = Geometry::new(d).map_err(fe)?.trailer_pos();
+    // An encrypted image's key check (over the digest, which signing does not
+    // change) stays in the trailer's last bytes.
+    let mut old = vec![0u8; trailer.len()];
+    f.read_exact_at(&mut old, pos)
+        .with_context(|| format!("{}: cannot read the trailer block", a.image.display()))?;
+    if KeyCheck::present(&old) {
+        let kc = KeyCheck::parse(&old)
+            .map_err(|e| anyhow!("{}: trailer at offset {pos}: {e}", a.image.display()))?;
+        put_key_check(&mut trailer, &kc, sig.len())?;
+    }
     f.write_all_at(&trailer, pos)
         .and_then(|()| f.sync_all())
         .with_context(|| format!("{}: cannot write the trailer block", a.image.display()))?;

@@ -16,6 +16,7 @@ use openssl::stack::Stack;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509;
 use rayon::prelude::*;
+use rerofs_format::encrypt::{KeyCheck, KEY_CHECK_POS};
 use rerofs_format::verity::{
     build, formatted_digest, hash_slot, parse_hex_digest, signed_message, Descriptor, Geometry,
     Hasher, DESCRIPTOR_SIZE, DIGEST_SIZE,
@@ -253,7 +254,13 @@ pub fn check_blob(
         ));
     }
     let used = DESCRIPTOR_SIZE + sig.len();
-    if let Some(k) = trailer[used..].iter().position(|&b| b != 0) {
+    // An encrypted metadata blob's key check is in the trailer's last bytes.
+    let end = if KeyCheck::parse(&trailer).is_ok() && used <= KEY_CHECK_POS {
+        KEY_CHECK_POS
+    } else {
+        BS
+    };
+    if let Some(k) = trailer[used..end].iter().position(|&b| b != 0) {
         p.push(format!(
             "trailer block: non-zero byte at offset {} after the descriptor and {} signature bytes",
             tpos + (used + k) as u64,

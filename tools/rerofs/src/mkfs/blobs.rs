@@ -4,6 +4,7 @@
 //! hashing it (plain SHA-256 or its fs-verity tree), writing it, or reusing an
 //! identical existing blob (see REUSE in `rerofs mkfs --help`).
 
+use crate::crypt::{encrypt_units, ChunkKeys};
 use crate::image::is_digest_tag;
 use crate::tree::{Content, FileSource, NodeId, Tree};
 use crate::util::{hex, read_pieces, TmpGuard};
@@ -22,8 +23,9 @@ const BS64: u64 = BLOCK_SIZE as u64;
 
 /// The chunks one data blob stores.
 pub struct Blob {
-    /// (node, chunk index) of each chunk stored, in order, and its first block.
-    pub chunks: Vec<(NodeId, u64, u32)>,
+    /// (node, chunk index) of each chunk stored, in order, its first block,
+    /// and the SHA-256 of its plaintext.
+    pub chunks: Vec<(NodeId, u64, u32, [u8; 32])>,
     pub blocks: u32,
 }
 
@@ -34,6 +36,7 @@ fn stream_blob(
     tree: &Tree,
     blob: &Blob,
     chunk: u64,
+    keys: Option<&ChunkKeys>,
     mut sink: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
     const BATCH: usize = 1 << 20;
@@ -46,7 +49,7 @@ fn stream_blob(
                 let mut open: Option<(NodeId, fs::File)> = None;
                 let mut buf = vec![0u8; cap];
                 let mut pos = 0;
-                for &(id, ci, _) in &blob.chunks {
+                for &(id, ci, _, hash) in &blob.chunks {
                     let Content::File { src, size } = &tree.nodes[id].content else {
                         unreachable!()
                     };
@@ -85,6 +88,16 @@ fn stream_blob(
                         }
                     }
                     buf[pos + len..pos + padded].fill(0);
+                    if let Some(keys) = keys {
+                        // The key comes from the hash taken when the chunk was
+                        // deduplicated: the bytes must still be those.
+                        if <Sha256 as Digest>::digest(&buf[pos..pos + len])[..] != hash[..] {
+                            bail!(
+                                "node {id} chunk {ci}: a source file changed while mkfs was running"
+                            );
+                        }
+                        encrypt_units(&keys.derive(&hash), &mut buf[pos..pos + padded]);
+                    }
                     pos += padded;
                 }
                 if pos > 0 {
@@ -151,11 +164,12 @@ fn blob_digest(
     tree: &Tree,
     blob: &Blob,
     chunk: u64,
+    keys: Option<&ChunkKeys>,
     verity: bool,
     pb: Option<&indicatif::ProgressBar>,
 ) -> Result<String> {
     let mut h = BlobHash::new(verity);
-    stream_blob(tree, blob, chunk, |d| {
+    stream_blob(tree, blob, chunk, keys, |d| {
         h.update(d);
         if let Some(pb) = pb {
             pb.inc(d.len() as u64);
@@ -199,6 +213,7 @@ fn write_blob(
     dir: &Path,
     slot: usize,
     chunk: u64,
+    keys: Option<&ChunkKeys>,
     verity: bool,
     expect: Option<&str>,
     pb: Option<&indicatif::ProgressBar>,
@@ -208,7 +223,7 @@ fn write_blob(
         .with_context(|| format!("{}: cannot create", tmp.path().display()))?;
     let mut f = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut h = BlobHash::new(verity);
-    stream_blob(tree, blob, chunk, |d| {
+    stream_blob(tree, blob, chunk, keys, |d| {
         f.write_all(d)
             .with_context(|| format!("{}: write failed", tmp.path().display()))?;
         h.update(d);
@@ -327,6 +342,7 @@ pub fn place_blobs(
     dir: &Path,
     reuse: &[PathBuf],
     chunk: u64,
+    keys: Option<&ChunkKeys>,
     verity: bool,
     pb: Option<&indicatif::ProgressBar>,
 ) -> Result<Vec<PlacedBlob>> {
@@ -389,7 +405,7 @@ pub fn place_blobs(
         .zip(&need)
         .map(|(&bi, &n)| {
             if n {
-                blob_digest(tree, &blobs[bi], chunk, verity, pb).map(Some)
+                blob_digest(tree, &blobs[bi], chunk, keys, verity, pb).map(Some)
             } else {
                 Ok(None)
             }
@@ -490,6 +506,7 @@ pub fn place_blobs(
                         dir,
                         slot,
                         chunk,
+                        keys,
                         verity,
                         pre[k].as_deref(),
                         pb,

@@ -7,6 +7,7 @@
 
 mod blobs;
 
+use crate::crypt::{key_check, load_key, put_key_check, wrap, ChunkKeys, Key32};
 use crate::tree::{mode, Content, FileSource, Node, NodeId, Tree};
 use crate::util::{align, fe, progress_bar, write_atomically};
 use crate::verity::{build_tree, fmt_digest, Signer};
@@ -15,11 +16,15 @@ use blobs::{place_blobs, Blob, Fate, PlacedBlob};
 use rayon::prelude::*;
 use rerofs_format::build::{self as b, InodeCore};
 use rerofs_format::dir::{file_type as ft, Dirent, DIRENT_SIZE};
+use rerofs_format::encrypt::{
+    DevRecord, Header, DEVREC_SIZE, ENTRY_SIZE, HEADER_POS, HEADER_SIZE, INCOMPAT_RERO_ENCRYPTED,
+    MAP_ENTRY_SIZE, NO_ENTRY,
+};
 use rerofs_format::inode::EXTENDED_SIZE;
 use rerofs_format::superblock::{
     SuperBlock, COMPAT_MTIME, COMPAT_SB_CHKSUM, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE,
 };
-use rerofs_format::verity::COMPAT_RERO_VERITY;
+use rerofs_format::verity::{parse_hex_digest, COMPAT_RERO_VERITY};
 use rerofs_format::{BLOCK_SIZE, NULL_ADDR, SUPER_OFFSET};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -78,6 +83,21 @@ REUSE:
   one of this image's blobs (same name and contents), or mkfs fails before
   writing anything; a --reuse directory is only a pool to pick from.
 
+ENCRYPTION (--encrypt --domain-key D --image-key I):
+  Every byte of regular file data goes to the data blobs, even of small
+  files (no inline data, no holes): each chunk is encrypted with AES-256-XTS
+  (4096-byte data units, the unit's index in the chunk as tweak) under its
+  own key K_c = HKDF-SHA256(D, \"rerofs chunk v1\" || SHA-256(chunk)). Equal
+  chunks under the same D give equal ciphertext, so blobs still deduplicate
+  within the trust domain; without D a guess about a chunk cannot be
+  checked. The metadata blob holds each K_c wrapped with AES-256-GCM under
+  I, bound to its blob and place, and a key check (a GCM tag under I over the
+  image digest) in its trailer. Names, sizes, modes, owners, times, xattrs,
+  directory contents and symlink targets stay plaintext (integrity-protected
+  by verity). Keys are read from files only. The kernel module cannot mount
+  encrypted images yet (it refuses them); `rerofs fsck --image-key` reads
+  them, `rerofs rewrap` changes I without touching a data blob.
+
 EXIT STATUS:
   0 success, 1 error (nothing but data blobs in BLOB_DIR is left behind;
   the metadata blob is written last), 2 usage error.";
@@ -130,6 +150,18 @@ pub struct MkfsArgs {
     /// Certificate of --key (PEM).
     #[arg(long, requires = "key")]
     pub cert: Option<PathBuf>,
+    /// Encrypt the file data (keyed convergent encryption; needs verity,
+    /// --domain-key and --image-key; see ENCRYPTION in --help).
+    #[arg(long, requires_all = ["domain_key", "image_key"], conflicts_with = "no_verity")]
+    pub encrypt: bool,
+    /// The trust domain's secret: a 32-byte key file (`rerofs keygen`). Chunk
+    /// keys derive from it; only image builders hold it.
+    #[arg(long, value_name = "FILE", requires = "encrypt")]
+    pub domain_key: Option<PathBuf>,
+    /// This image's key: a 32-byte key file (`rerofs keygen`), random per
+    /// image. Readers need only this one.
+    #[arg(long, value_name = "FILE", requires = "encrypt")]
+    pub image_key: Option<PathBuf>,
     /// Do not print the summary line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -301,10 +333,11 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
     let t0 = Instant::now();
     let verity = !a.no_verity;
     let signer = check_outputs(a)?;
+    let keys = load_keys(a)?;
     let tree = load_sources(a)?;
     let order = inode_order(&tree);
     let build_time = build_time(a, &tree, &order.ids);
-    let inodes = inode_cores(&tree, &order, build_time)?;
+    let inodes = inode_cores(&tree, &order, build_time, a.encrypt)?;
     let pb = progress_bar(0, "hashing", a.quiet);
     let hashed = hash_chunks(a, &tree, &order.ids, &inodes.chunked, pb.as_ref())?;
     let inline = read_inline(&tree, &order.ids, &inodes.chunked, a.chunk_size)?;
@@ -328,6 +361,7 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         &blob_dir,
         &a.reuse,
         a.chunk_size,
+        keys.as_ref().map(|k| &k.0),
         verity,
         pb.as_ref(),
     )?;
@@ -339,9 +373,17 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
     fill_dirs(&tree, &order, &mut layout)?;
     let digests: Vec<&str> = placed_blobs.iter().map(|p| p.digest.as_str()).collect();
     let mut img = write_metadata(&layout, &assigned, &digests)?;
+    let wrapped = match &keys {
+        Some((ck, ik)) => Some(append_key_area(&mut img, &assigned, &digests, ck, ik)?),
+        None => None,
+    };
     write_superblock(a, &mut img, &order, &layout, &assigned, build_time, verity)?;
     let meta_bytes = img.len();
-    let image_digest = seal_and_write(a, img, verity, signer.as_ref())?;
+    let image_key = keys.as_ref().map(|k| &k.1);
+    let image_digest = seal_and_write(a, img, verity, signer.as_ref(), image_key)?;
+    if let (Some(n), false) = (wrapped, a.quiet) {
+        println!("encrypted: {n} chunk keys wrapped under the image key");
+    }
 
     report(
         a,
@@ -354,6 +396,92 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
         t0,
     );
     Ok(())
+}
+
+/// With --encrypt, reads the domain key (as its chunk key derivation) and the
+/// image key from their files.
+fn load_keys(a: &MkfsArgs) -> Result<Option<(ChunkKeys, Key32)>> {
+    let (Some(d), Some(i)) = (&a.domain_key, &a.image_key) else {
+        return Ok(None);
+    };
+    let dk = load_key(d, "domain key")?;
+    let ik = load_key(i, "image key")?;
+    if dk[..] == ik[..] {
+        bail!(
+            "{} and {}: the image key must not be the domain key",
+            d.display(),
+            i.display()
+        );
+    }
+    Ok(Some((ChunkKeys::new(&dk), ik)))
+}
+
+/// Appends the key area to the metadata blob's data area `img` and writes the
+/// encryption header: the key table (each stored chunk's key wrapped under
+/// the image key, device by device, chunk by chunk), the device records and
+/// each device's block map. Returns the number of entries.
+fn append_key_area(
+    img: &mut Vec<u8>,
+    assigned: &Assigned,
+    digests: &[&str],
+    keys: &ChunkKeys,
+    image_key: &Key32,
+) -> Result<u64> {
+    let entries_pos = img.len() as u64;
+    let mut entries: Vec<u8> = Vec::new();
+    let mut maps: Vec<Vec<u32>> = Vec::new();
+    for (k, &bi) in assigned.devices.iter().enumerate() {
+        let device = (k + 1) as u16;
+        let blob = &assigned.blobs[bi];
+        let digest = parse_hex_digest(digests[k].as_bytes()).context("blob digest")?;
+        let mut map = vec![NO_ENTRY; blob.blocks as usize];
+        for (j, &(_, _, start, hash)) in blob.chunks.iter().enumerate() {
+            let end = blob.chunks.get(j + 1).map_or(blob.blocks, |c| c.2);
+            let idx = u32::try_from(entries.len() / ENTRY_SIZE)
+                .ok()
+                .filter(|&i| i != NO_ENTRY)
+                .context("more than 2^32 - 1 encrypted chunks")?;
+            let e = wrap(
+                image_key,
+                &keys.derive(&hash),
+                device,
+                &digest,
+                start,
+                end - start,
+            )?;
+            entries.extend_from_slice(&e.to_bytes());
+            map[start as usize..end as usize].fill(idx);
+        }
+        maps.push(map);
+    }
+    let n = (entries.len() / ENTRY_SIZE) as u64;
+    entries.resize(entries.len().next_multiple_of(BS), 0);
+    img.extend_from_slice(&entries);
+    let devrec_pos = img.len() as u64;
+    let mut map_pos = devrec_pos + (maps.len() * DEVREC_SIZE) as u64;
+    for m in &maps {
+        let r = DevRecord {
+            map_pos,
+            blocks: m.len() as u32,
+        };
+        img.extend_from_slice(&r.to_bytes());
+        map_pos += (m.len() * MAP_ENTRY_SIZE) as u64;
+    }
+    for m in &maps {
+        for v in m {
+            img.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    img.resize(img.len().next_multiple_of(BS), 0);
+    let h = Header {
+        devices: maps.len() as u32,
+        devrec_pos,
+        entries_pos,
+        entries: n,
+    };
+    let at = HEADER_POS as usize;
+    img[at..at + HEADER_SIZE].copy_from_slice(&h.to_bytes());
+    Ok(n)
 }
 
 /// Loads the signing key and checks that the metadata blob can go where
@@ -487,7 +615,12 @@ struct Inodes {
     chunked: Vec<bool>,
 }
 
-fn inode_cores(tree: &Tree, order: &Order, build_time: (u64, u32)) -> Result<Inodes> {
+fn inode_cores(
+    tree: &Tree,
+    order: &Order,
+    build_time: (u64, u32),
+    encrypt: bool,
+) -> Result<Inodes> {
     let n = order.ids.len();
     let mut cores: Vec<InodeCore> = Vec::with_capacity(n);
     let mut xattrs: Vec<Vec<u8>> = Vec::with_capacity(n);
@@ -519,7 +652,7 @@ fn inode_cores(tree: &Tree, order: &Order, build_time: (u64, u32)) -> Result<Ino
             mtime_nsec: n.mtime_nsec,
         };
         core.extended = !core.fits_compact(build_time.0, build_time.1);
-        chunked.push(stored_in_blobs(n));
+        chunked.push(stored_in_blobs(n, encrypt));
         cores.push(core);
         xattrs.push(xa);
     }
@@ -560,7 +693,7 @@ fn hash_chunks(
 ) -> Result<Hashed> {
     let to_hash: Vec<NodeId> = if a.blob_per_layer {
         (0..tree.nodes.len())
-            .filter(|&id| stored_in_blobs(&tree.nodes[id]))
+            .filter(|&id| stored_in_blobs(&tree.nodes[id], a.encrypt))
             .collect()
     } else {
         order
@@ -574,7 +707,9 @@ fn hash_chunks(
         pb.set_length(file_bytes(tree, &to_hash));
     }
     let chunk = a.chunk_size;
-    let holes = !a.no_holes;
+    // Encrypting, an all-zero chunk is data like any other: a hole would
+    // show where the zeros are.
+    let holes = !a.no_holes && !a.encrypt;
     let hashes: Vec<Vec<Chunk>> = to_hash
         .par_iter()
         .map(|&id| {
@@ -660,7 +795,10 @@ fn assign_chunks(a: &MkfsArgs, tree: &Tree, hashed: Hashed) -> Result<Assigned> 
                         std::collections::hash_map::Entry::Vacant(v) => {
                             let bl = &mut blobs[blob];
                             let blk = bl.blocks;
-                            bl.chunks.push((id, ci as u64, blk));
+                            let Chunk::Data(hash, _) = c else {
+                                unreachable!()
+                            };
+                            bl.chunks.push((id, ci as u64, blk, hash));
                             bl.blocks = u64::from(blk)
                                 .checked_add((len as u64).div_ceil(BS64))
                                 .and_then(|x| u32::try_from(x).ok())
@@ -719,7 +857,12 @@ fn lay_out(
         mut xattrs,
         chunked,
     } = inodes;
-    let devt_pos = (SUPER_OFFSET + 128) as u64;
+    // An encrypted image's header comes right after the superblock.
+    let devt_pos = if a.encrypt {
+        HEADER_POS + HEADER_SIZE as u64
+    } else {
+        (SUPER_OFFSET + 128) as u64
+    };
     let mut pos = align(
         devt_pos + assigned.devices.len() as u64 * b::DEVICE_SLOT_SIZE as u64,
         32,
@@ -967,12 +1110,17 @@ fn write_superblock(
             INCOMPAT_CHUNKED_FILE
         } else {
             0
-        } | if ndev == 0 { 0 } else { INCOMPAT_DEVICE_TABLE },
+        } | if ndev == 0 { 0 } else { INCOMPAT_DEVICE_TABLE }
+            | if a.encrypt {
+                INCOMPAT_RERO_ENCRYPTED
+            } else {
+                0
+            },
         root_nid: layout.nid_of[&0],
         inos: order.ids.len() as u64,
         build_time: build_time.0,
         build_time_nsec: build_time.1,
-        blocks: layout.total_blocks,
+        blocks: u32::try_from(img.len() / BS).context("metadata blob larger than 2^32 blocks")?,
         meta_blkaddr: 0,
         xattr_blkaddr: 0,
         uuid: [0; 16],
@@ -1012,6 +1160,7 @@ fn seal_and_write(
     mut img: Vec<u8>,
     verity: bool,
     signer: Option<&Signer>,
+    image_key: Option<&Key32>,
 ) -> Result<Option<[u8; 32]>> {
     let image_digest = if verity {
         let built = build_tree(&img)?;
@@ -1019,8 +1168,12 @@ fn seal_and_write(
             Some(s) => s.sign(&built.digest)?,
             None => Vec::new(),
         };
+        let mut trailer = built.trailer(&sig)?;
+        if let Some(k) = image_key {
+            put_key_check(&mut trailer, &key_check(k, &built.digest)?, sig.len())?;
+        }
         img.extend_from_slice(&built.tree);
-        img.extend_from_slice(&built.trailer(&sig)?);
+        img.extend_from_slice(&trailer);
         Some(built.digest)
     } else {
         None
@@ -1128,14 +1281,15 @@ fn dir_split(ents: &[Dirent]) -> (usize, usize) {
 }
 
 /// Whether a regular file is chunk-based (its data in the data blobs) rather
-/// than inline. Decided from the file alone, its size and xattrs, assuming
+/// than inline: always when encrypting (no plaintext file data in the
+/// metadata blob). Decided from the file alone, its size and xattrs, assuming
 /// the larger (64-byte) inode core, so that what a layer puts in its blob
 /// does not depend on the rest of the image.
-fn stored_in_blobs(n: &Node) -> bool {
+fn stored_in_blobs(n: &Node, encrypt: bool) -> bool {
     let Content::File { size, .. } = n.content else {
         return false;
     };
-    if size >= BS64 {
+    if size >= BS64 || (encrypt && size > 0) {
         return true;
     }
     let xa = xattr_area(&n.xattrs, &String::new).map_or(BS, |v| v.len());

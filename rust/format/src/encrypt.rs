@@ -158,7 +158,7 @@ impl Header {
             entries: le64(h, 48, w)?,
         };
         let in_image = |pos: u64, len: u64| pos.checked_add(len).is_some_and(|e| e <= image_bytes);
-        if hdr.devrec_pos % DEVREC_SIZE as u64 != 0
+        if !hdr.devrec_pos.is_multiple_of(DEVREC_SIZE as u64)
             || !in_image(hdr.devrec_pos, u64::from(hdr.devices) * DEVREC_SIZE as u64)
         {
             return Err(Error::Corrupted(
@@ -166,7 +166,7 @@ impl Header {
                 hdr.devrec_pos,
             ));
         }
-        if hdr.entries_pos % BLOCK_SIZE as u64 != 0
+        if !hdr.entries_pos.is_multiple_of(BLOCK_SIZE as u64)
             || hdr.entries > u64::from(u32::MAX)
             || !in_image(hdr.entries_pos, hdr.entries * ENTRY_SIZE as u64)
         {
@@ -231,8 +231,8 @@ impl DevRecord {
             ));
         }
         let len = u64::from(r.blocks) * MAP_ENTRY_SIZE as u64;
-        if r.map_pos % MAP_ENTRY_SIZE as u64 != 0
-            || !r.map_pos.checked_add(len).is_some_and(|e| e <= image_bytes)
+        if !r.map_pos.is_multiple_of(MAP_ENTRY_SIZE as u64)
+            || r.map_pos.checked_add(len).is_none_or(|e| e > image_bytes)
         {
             return Err(Error::Corrupted("encryption block map position", r.map_pos));
         }

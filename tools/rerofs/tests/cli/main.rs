@@ -6,6 +6,7 @@
 
 mod common;
 mod digest;
+mod encrypt;
 mod fsck;
 mod layers;
 mod mkfs;

@@ -291,3 +291,114 @@ pub fn run_rewrap(a: &RewrapArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::symm::{encrypt_aead, Cipher, Crypter, Mode};
+
+    fn key32(b: u8) -> Key32 {
+        Zeroizing::new([b; 32])
+    }
+
+    /// The data units are what Linux's `xts(aes)` (and dm-crypt's
+    /// aes-xts-plain64) compute: OpenSSL's AES-256-XTS with the 16-byte
+    /// little-endian unit index as IV is the oracle.
+    #[test]
+    fn xts_units_match_openssl_with_plain64_tweaks() {
+        let keys = ChunkKeys::new(&key32(1));
+        let k = keys.derive(&[2; 32]);
+        assert_ne!(k[..32], k[32..], "XTS halves must differ");
+        let plain: Vec<u8> = (0..3 * DATA_UNIT_SIZE)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let mut ours = plain.clone();
+        encrypt_units(&k, &mut ours);
+        for (u, unit) in plain.chunks(DATA_UNIT_SIZE).enumerate() {
+            let iv = rerofs_format::encrypt::xts_tweak(u as u64);
+            let mut c =
+                Crypter::new(Cipher::aes_256_xts(), Mode::Encrypt, &k[..], Some(&iv)).unwrap();
+            let mut out = vec![0u8; DATA_UNIT_SIZE + 16];
+            let n = c.update(unit, &mut out).unwrap();
+            let n = n + c.finalize(&mut out[n..]).unwrap();
+            assert_eq!(
+                &out[..n],
+                &ours[u * DATA_UNIT_SIZE..(u + 1) * DATA_UNIT_SIZE],
+                "unit {u}"
+            );
+        }
+        decrypt_units(&k, &mut ours);
+        assert!(ours == plain);
+    }
+
+    /// Chunk keys are HKDF-SHA256 as specified (OpenSSL's HKDF as oracle),
+    /// depend on the domain key and the chunk hash, and on nothing else.
+    #[test]
+    fn chunk_keys_are_hkdf_of_the_domain_and_the_chunk_hash() {
+        use openssl::md::Md;
+        use openssl::pkey::Id;
+        use openssl::pkey_ctx::PkeyCtx;
+        let (d, h) = (key32(3), [4u8; 32]);
+        let ours = ChunkKeys::new(&d).derive(&h);
+        let mut ctx = PkeyCtx::new_id(Id::HKDF).unwrap();
+        ctx.derive_init().unwrap();
+        ctx.set_hkdf_md(Md::sha256()).unwrap();
+        ctx.set_hkdf_key(&d[..]).unwrap();
+        ctx.add_hkdf_info(&chunk_key_info(&h)).unwrap();
+        let mut theirs = [0u8; 64];
+        ctx.derive(Some(&mut theirs)).unwrap();
+        assert_eq!(ours[..], theirs[..]);
+        assert_eq!(ChunkKeys::new(&d).derive(&h)[..], ours[..]);
+        assert_ne!(ChunkKeys::new(&key32(5)).derive(&h)[..], ours[..]);
+        assert_ne!(ChunkKeys::new(&d).derive(&[6; 32])[..], ours[..]);
+    }
+
+    /// An entry unwraps only with its image key, for its blob and place; the
+    /// wrap is AES-256-GCM as specified (OpenSSL as oracle).
+    #[test]
+    fn entries_are_bound_to_key_blob_and_place() {
+        let (i, k) = (key32(7), ChunkKeys::new(&key32(8)).derive(&[9; 32]));
+        let blob = [10u8; 32];
+        let e = wrap(&i, &k, 1, &blob, 16, 4).unwrap();
+        let mut tag = [0u8; 16];
+        let c = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &i[..],
+            Some(&e.nonce),
+            &wrap_ad(&blob, 16, 4),
+            &k[..],
+            &mut tag,
+        )
+        .unwrap();
+        assert_eq!((&c[..], tag), (&e.wrapped[..], e.tag));
+        assert_eq!(unwrap(&i, &e, &blob).unwrap()[..], k[..]);
+        assert!(unwrap(&key32(11), &e, &blob).is_none(), "another image key");
+        assert!(unwrap(&i, &e, &[12; 32]).is_none(), "another blob");
+        assert!(
+            unwrap(&i, &Entry { startblk: 0, ..e }, &blob).is_none(),
+            "another place"
+        );
+        assert!(
+            unwrap(&i, &Entry { blocks: 5, ..e }, &blob).is_none(),
+            "another length"
+        );
+        let mut t = e;
+        t.wrapped[0] ^= 1;
+        assert!(unwrap(&i, &t, &blob).is_none(), "altered");
+        // Fresh nonces: wrapping twice gives two different entries.
+        assert_ne!(wrap(&i, &k, 1, &blob, 16, 4).unwrap().nonce, e.nonce);
+    }
+
+    #[test]
+    fn key_check_accepts_only_its_key_and_digest() {
+        let (i, d) = (key32(13), [14u8; 32]);
+        let kc = key_check(&i, &d).unwrap();
+        assert!(key_matches(&i, &kc, &d));
+        assert!(!key_matches(&key32(15), &kc, &d));
+        assert!(!key_matches(&i, &kc, &[16; 32]));
+        let mut t = [0u8; 4096];
+        put_key_check(&mut t, &kc, MAX_SIG_SIZE_ENCRYPTED).unwrap();
+        assert_eq!(KeyCheck::parse(&t).unwrap(), kc);
+        assert!(put_key_check(&mut t, &kc, MAX_SIG_SIZE_ENCRYPTED + 1).is_err());
+    }
+}

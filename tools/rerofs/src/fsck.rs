@@ -128,7 +128,7 @@ pub fn run(a: &FsckArgs) -> Result<bool> {
         (None, false) => {}
     }
     img.open_devices(&a.devices, a.blob_dir.as_deref())?;
-    let mut problems = Vec::new();
+    let mut problems = img.check_key_table();
     let verity = img.sb.feature_compat & COMPAT_RERO_VERITY != 0;
     if verity && !a.no_blob_digest {
         check_verity(&img, &mut problems)?;

@@ -465,6 +465,66 @@ impl Image {
         Ok((idx, e))
     }
 
+    /// Checks the whole key table: every entry parses, names an existing
+    /// device and unwraps with the image key; every device record matches its
+    /// slot; every block map names, for each block, the entry whose chunk
+    /// holds it (or none), and each entry's blocks all map to it. Returns the
+    /// problems found.
+    pub fn check_key_table(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let Some(h) = self.enc else {
+            return problems;
+        };
+        let mut entries = Vec::new();
+        for idx in 0..h.entries as u32 {
+            let r = self.entry(idx).and_then(|(_, e)| {
+                let blob = self.blob_digest(e.device)?;
+                let slot_blocks = self.slots[usize::from(e.device) - 1].blocks;
+                if u64::from(e.startblk) + u64::from(e.blocks) > u64::from(slot_blocks) {
+                    bail!(
+                        "key table entry {idx}: chunk beyond device {}'s {slot_blocks} blocks",
+                        e.device
+                    );
+                }
+                self.unwrap_entry(idx, &e, &blob)?;
+                Ok(e)
+            });
+            match r {
+                Ok(e) => entries.push(Some(e)),
+                Err(e) => {
+                    problems.push(format!("{e:#}"));
+                    entries.push(None);
+                }
+            }
+        }
+        for (k, slot) in self.slots.iter().enumerate() {
+            let device = (k + 1) as u16;
+            for blk in 0..u64::from(slot.blocks) {
+                // A blob is made of chunks only: every block is in one.
+                if let Err(e) = self.entry_of(device, blk) {
+                    problems.push(format!("{e:#}"));
+                    break;
+                }
+            }
+        }
+        for (idx, e) in entries.iter().enumerate() {
+            let Some(e) = e else { continue };
+            for blk in u64::from(e.startblk)..u64::from(e.startblk) + u64::from(e.blocks) {
+                match self.entry_of(e.device, blk) {
+                    Ok((i, _)) if i as usize == idx => {}
+                    _ => {
+                        problems.push(format!(
+                            "key table entry {idx}: block {blk} of device {} does not map to it",
+                            e.device
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        problems
+    }
+
     /// Reads and decrypts `out.len()` bytes of the encrypted chunk starting at
     /// block `blk` of device `device`.
     fn read_encrypted(&self, device: u16, blk: u64, out: &mut [u8]) -> Result<()> {

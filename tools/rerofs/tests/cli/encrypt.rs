@@ -297,3 +297,75 @@ fn encryption_options_are_checked() {
     o.check_no_key(&i);
     o.check_no_key(&fs::read(&dk).unwrap());
 }
+
+/// Signed at build time, one blob per layer, and a second image of the same
+/// domain reusing the first one's blobs: everything that works on plaintext
+/// blobs works on ciphertext.
+#[test]
+fn encrypted_layers_are_signed_and_reused() {
+    let t = tempfile::tempdir().unwrap();
+    let mut o = Outputs(Vec::new());
+    let (l1, l2) = (t.path().join("l1"), t.path().join("l2"));
+    fs::create_dir_all(l1.join("usr")).unwrap();
+    fs::create_dir_all(&l2).unwrap();
+    fs::write(l1.join("usr/lib"), noise(20, 150_000)).unwrap();
+    fs::write(
+        l1.join("tiny"),
+        b"a tiny file, still in a blob when encrypted",
+    )
+    .unwrap();
+    fs::write(l2.join("app"), noise(21, 90_000)).unwrap();
+    let (dk, ia, ib) = (t.path().join("d"), t.path().join("ia"), t.path().join("ib"));
+    for k in [&dk, &ia, &ib] {
+        keygen(&mut o, k);
+    }
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    fs::create_dir(&a).unwrap();
+    fs::create_dir(&b).unwrap();
+    let mut opts = enc_opts(&dk, &ia);
+    opts.extend(["--blob-per-layer", "--key", CA_KEY, "--cert", CA_CERT]);
+    let r = o.mkfs(&opts, &a.join("meta.img"), &[&l1, &l2]);
+    ok(&r);
+    assert_eq!(blobs_in(&a).len(), 2);
+    let v = o.run(&["verify", "--cert", CA_CERT, s(&a.join("meta.img"))]);
+    ok(&v);
+    assert!(
+        stdout_of(&v).contains("signature: valid"),
+        "{}",
+        stdout_of(&v)
+    );
+    let x = t.path().join("x");
+    ok(&o.run(&[
+        "fsck",
+        "--image-key",
+        s(&ia),
+        "--extract",
+        s(&x),
+        s(&a.join("meta.img")),
+    ]));
+    assert_eq!(fs::read(x.join("usr/lib")).unwrap(), noise(20, 150_000));
+    assert_eq!(fs::read(x.join("app")).unwrap(), noise(21, 90_000));
+    // Image B: same domain, its own image key, the first layer reused.
+    let mut opts = enc_opts(&dk, &ib);
+    opts.extend(["-v", "--blob-per-layer", "--reuse", s(&a), "--"]);
+    let r = o.mkfs(&opts, &b.join("meta.img"), &[&l1]);
+    ok(&r);
+    assert!(
+        stdout_of(&r).contains("reused, hard-linked"),
+        "{}",
+        stdout_of(&r)
+    );
+    let names = |d: &Path| -> Vec<_> {
+        blobs_in(d)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect()
+    };
+    let (na, nb) = (names(&a), names(&b));
+    assert_eq!(nb.len(), 1);
+    assert!(na.contains(&nb[0]), "B's blob is A's first layer's");
+    ok(&o.run(&["fsck", "--image-key", s(&ib), s(&b.join("meta.img"))]));
+    // A's key does not open B, although B's blob is one of A's.
+    let e = o.run(&["fsck", "--image-key", s(&ia), s(&b.join("meta.img"))]);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("wrong image key"));
+}

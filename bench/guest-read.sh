@@ -58,7 +58,7 @@ up() { # NAME: mount peer NAME on $M/mnt
 		mount -t erofs -o ro /dev/mapper/bench-verity $M/mnt ;;
 	erofs-fsverity)
 		# mount(2) itself: mount(8) would put a loop device under a regular file.
-		python3 -c 'import ctypes, sys
+		python3 -I -S -c 'import ctypes, sys
 l = ctypes.CDLL(None, use_errno=True)
 if l.mount(sys.argv[1].encode(), sys.argv[2].encode(), b"erofs", 1, None):
     raise SystemExit("mount: errno %d" % ctypes.get_errno())' $D/erofs-fsv.img $M/mnt ;;
@@ -77,7 +77,7 @@ for p in $peers; do
 		up $p
 		sync
 		echo 3 >/proc/sys/vm/drop_caches
-		read -r bytes secs < <(python3 -c "$reader" $mode $M/mnt)
+		read -r bytes secs < <(python3 -I -S -c "$reader" $mode $M/mnt)
 		down $p
 		mbs[$p.$mode]=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }')
 		echo "# $p $mode: $bytes bytes in $secs s"

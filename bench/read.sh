@@ -14,7 +14,7 @@
 # to the "disk". Prints MB/s and each figure's ratio to erofs-loop.
 #
 # Usage: bench/read.sh [--smoke] [--size MiB] [--out DIR]
-#   --smoke    8 MiB of files: checks that every peer works (make check runs it)
+#   --smoke    4 MiB of files: checks that every peer works (make check runs it)
 #   --size N   MiB of file data (default 1024)
 # The guest is software-emulated here (no usable KVM): absolute figures are
 # small; compare the ratios measured in the same run.
@@ -23,7 +23,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 size=1024 smoke=0 out=$TOP/build/bench-read
 while [ $# -gt 0 ]; do
 	case $1 in
-	--smoke) smoke=1 size=8 ;;
+	--smoke) smoke=1 size=4 ;;
 	--size) size=$2; shift ;;
 	--out) out=$2; shift ;;
 	*) echo "bench/read.sh: unknown argument $1" >&2; exit 2 ;;
@@ -35,8 +35,11 @@ if ! command -v veritysetup >/dev/null; then
 	echo "bench/read.sh: installing cryptsetup-bin (veritysetup)" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cryptsetup-bin >/dev/null
 fi
-rerofs=$TOP/tools/target/release/rerofs
-(cd "$TOP/tools" && cargo build -q --release) || { echo "bench/read.sh: cannot build the rerofs tools" >&2; exit 1; }
+rerofs=${RERO_BIN:-$TOP/tools/target/release/rerofs}
+if [ -z "${RERO_BIN:-}" ]; then
+	(cd "$TOP/tools" && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH cargo build -q --release) ||
+		{ echo "bench/read.sh: cannot build the rerofs tools" >&2; exit 1; }
+fi
 [ -f "$TOP/rerofs.ko" ] || { echo "bench/read.sh: build the module first (make module)" >&2; exit 1; }
 
 rm -rf "$out" && mkdir -p "$out/data" "$out/disk/blobs"

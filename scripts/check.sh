@@ -34,13 +34,31 @@ else
 	failed=$((failed + 1)); echo "not ok - module builds without warnings"
 fi
 
+# The release tools first: the selftests make their images with them.
+if ! timed "tools (release build)" bash -c 'cd tools && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH cargo build -q --release' >&2; then
+	echo "check: cannot build the rerofs tools" >&2
+fi
+
+# The selftests start now, in the background: two guests (selftests/run.sh
+# splits the groups over them), while the host parts below run beside them. Their
+# progress goes to stderr as it comes; their KTAP results are printed at the end.
+st_log=$(mktemp)
+t_st=$(date +%s)
+if [ -f rerofs.ko ]; then
+	(RERO_BIN=$TOP/tools/target/release/rerofs bash selftests/run.sh >"$st_log" 2>&2; echo $? >"$st_log.rc"; echo $(( $(date +%s) - t_st )) >"$st_log.s") &
+	st_pid=$!
+else
+	st_pid=
+fi
+
 # Unit and integration tests of the format crate and the tools (cargo's own
-# summary lines are summed).
+# summary lines are summed). Release profile: the tools' dependencies are then
+# built once, for the tests and for the binaries the guests use.
 cargo_tests() { # DIR
 	local log p f t0
 	log=$(mktemp)
 	t0=$(date +%s)
-	(cd "$1" && PATH=/usr/bin:/bin:/usr/sbin:/sbin cargo test 2>&1) | tee "$log" | grep -E '^test |test result|panicked|error' >&2
+	(cd "$1" && PATH=/usr/bin:/bin:/usr/sbin:/sbin cargo test --release 2>&1) | tee "$log" | grep -E '^test |test result|panicked|error' >&2
 	read -r p f < <(awk '/^test result:/ {for (i = 1; i <= NF; i++) {if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1)}} END {print p + 0, f + 0}' "$log")
 	if ! grep -q '^test result:' "$log" || grep -q '^error' "$log"; then f=$((f + 1)); echo "check: cargo test in $1 did not run cleanly" >&2; fi
 	echo "# $1: $p passed, $f failed"
@@ -51,6 +69,7 @@ cargo_tests() { # DIR
 cargo_tests rust/format
 cargo_tests tools
 # Lints: clippy on the userspace crates (rustup's cargo has clippy).
+t0=$(date +%s)
 if [ -x "$HOME/.cargo/bin/cargo" ] && "$HOME/.cargo/bin/cargo" clippy --version >/dev/null 2>&1; then
 	if (cd tools && "$HOME/.cargo/bin/cargo" clippy -q --all-targets -- -D warnings) >&2 &&
 		(cd rust/format && "$HOME/.cargo/bin/cargo" clippy -q --all-targets -- -D warnings) >&2; then
@@ -59,6 +78,7 @@ if [ -x "$HOME/.cargo/bin/cargo" ] && "$HOME/.cargo/bin/cargo" clippy --version 
 		failed=$((failed + 1)); echo "not ok - cargo clippy clean (tools, format)"
 	fi
 fi
+timings+=("clippy: $(( $(date +%s) - t0 )) s")
 
 # Formatting: rustfmt on the module, cargo fmt on the crates.
 if rustfmt --edition 2021 --check rust/*.rs >&2 && (cd rust/format && cargo fmt --check) >&2 &&
@@ -70,58 +90,40 @@ fi
 
 # Smoke run of the mkfs benchmark (the full one is `make bench`).
 t0=$(date +%s)
-if bash bench/mkfs.sh --smoke >&2; then
+if RERO_BIN=$TOP/tools/target/release/rerofs bash bench/mkfs.sh --smoke >&2; then
 	passed=$((passed + 1)); echo "ok - mkfs benchmark smoke run (bench/mkfs.sh --smoke)"
 else
 	failed=$((failed + 1)); echo "not ok - mkfs benchmark smoke run (bench/mkfs.sh --smoke)"
 fi
-timings+=("bench smoke: $(( $(date +%s) - t0 )) s")
-# The release tools, built once before the guest parts use them.
-(cd tools && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH cargo build -q --release) >&2 ||
-	echo "check: cannot build the rerofs tools" >&2
+timings+=("mkfs bench smoke: $(( $(date +%s) - t0 )) s")
 
-# The guest parts run at the same time, each guest on one vCPU, so that both
-# host cores stay busy: the read benchmark smoke run (one short guest boot, every
-# peer mounted and read) in the background, and the selftests (selftests/run.sh
-# splits them over two guests).
-bench_log=$(mktemp)
-t_bench=$(date +%s)
-if [ -f rerofs.ko ]; then
-	(bash bench/read.sh --smoke >"$bench_log" 2>&1; echo $? >"$bench_log.rc"; echo $(( $(date +%s) - t_bench )) >"$bench_log.s") &
-	bench_pid=$!
+# The read benchmark smoke run (one short guest boot, every peer mounted and
+# read): a third guest, started once the host parts are done so that it takes
+# their share of the two cores.
+t0=$(date +%s)
+if [ -f rerofs.ko ] && RERO_BIN=$TOP/tools/target/release/rerofs bash bench/read.sh --smoke >&2; then
+	passed=$((passed + 1)); echo "ok - read benchmark smoke run (bench/read.sh --smoke)"
 else
-	bench_pid=
+	failed=$((failed + 1)); echo "not ok - read benchmark smoke run (bench/read.sh --smoke)"
 fi
+timings+=("read bench smoke (a guest beside the selftests): $(( $(date +%s) - t0 )) s")
 
 # Selftests in the guests; their last line is `N passed, N failed`.
-if [ -f rerofs.ko ]; then
-	log=$(mktemp)
-	t0=$(date +%s)
-	bash selftests/run.sh 2>&1 | tee "$log"
-	timings+=("selftests (two guests at once): $(( $(date +%s) - t0 )) s")
-	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+if [ -n "$st_pid" ]; then
+	wait "$st_pid"
+	cat "$st_log"
+	timings+=("selftests (two guests at once, from the start of the host tests): $(cat "$st_log.s" 2>/dev/null || echo '?') s")
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$st_log" | tail -n 1)
 	if [ -n "$last" ]; then
 		passed=$((passed + $(echo "$last" | cut -d' ' -f1)))
 		failed=$((failed + $(echo "$last" | cut -d' ' -f3)))
 	else
 		failed=$((failed + 1)); echo "check: selftests printed no summary" >&2
 	fi
-	rm -f "$log"
 else
 	failed=$((failed + 1)); echo "not ok - selftests (no module)"
 fi
-
-if [ -n "$bench_pid" ]; then
-	wait "$bench_pid"
-	cat "$bench_log" >&2
-fi
-if [ "$(cat "$bench_log.rc" 2>/dev/null)" = 0 ]; then
-	passed=$((passed + 1)); echo "ok - read benchmark smoke run (bench/read.sh --smoke)"
-else
-	failed=$((failed + 1)); echo "not ok - read benchmark smoke run (bench/read.sh --smoke)"
-fi
-timings+=("read bench smoke (one guest, beside the selftests): $(cat "$bench_log.s" 2>/dev/null || echo '?') s")
-rm -f "$bench_log" "$bench_log.rc" "$bench_log.s"
+rm -f "$st_log" "$st_log.rc" "$st_log.s"
 
 echo "# timings:"; printf '#   %s\n' "${timings[@]}"
 echo "# kernel build dir: $(. scripts/env.sh; rero_kdir)"

@@ -7,6 +7,8 @@ usage: mktree.py main DIR      the main tree (dirs, regular files, symlinks, har
                                one xattr shared by many files), a POSIX ACL, hard
                                links, sparse files, files for chunked layouts
        mktree.py wide DIR      one directory with 10,000 entries (names up to 254 bytes)
+       mktree.py wide-small DIR  the first 2,500 of them (still about 170 directory
+                               blocks; for the inode-layout variant of the wide image)
 
 Must run as root (chown, mknod). Names and contents are the same on every run.
 """
@@ -257,10 +259,10 @@ def acl_tree_fixup(g):
     set_meta(g.p("acl-file"), None, None, None, 777)
 
 
-def wide_tree(g):
+def wide_tree(g, count=10000):
     g.dir(".")
     g.dir("wide")
-    for i in range(10000):
+    for i in range(count):
         # Lengths 6..254: dirent blocks with very different entry counts.
         name = "w%05d" % i + "_" * ((i * 7) % 249)
         if i % 1000 == 500:
@@ -272,14 +274,15 @@ def wide_tree(g):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("main", "special", "xattr", "wide"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("main", "special", "xattr", "wide", "wide-small"):
         sys.exit(__doc__)
     root = sys.argv[2]
     if os.path.exists(root):
         sys.exit("mktree: %s exists" % root)
     os.umask(0)
     g = Gen(root)
-    {"main": main_tree, "special": special_tree, "xattr": xattr_tree, "wide": wide_tree}[sys.argv[1]](g)
+    {"main": main_tree, "special": special_tree, "xattr": xattr_tree, "wide": wide_tree,
+     "wide-small": lambda g: wide_tree(g, 2500)}[sys.argv[1]](g)
     g.finish()
     if sys.argv[1] == "xattr":
         acl_tree_fixup(g)

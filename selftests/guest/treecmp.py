@@ -29,12 +29,15 @@ usage:
   treecmp.py readonly A
         create, open for writing, mkdir, unlink, rename, chmod, symlink and
         truncate all fail (EROFS, or EACCES/EPERM/EISDIR/EEXIST).
-  treecmp.py suite OUTDIR A B [--manifest M FIELDS] [--checks C,...]
+  treecmp.py suite OUTDIR A B [--manifest M FIELDS] [--checks C,...] [--b-tree JSON]
         run several checks in one process (each tree is recorded once) and write
         OUTDIR/CHECK.rc and OUTDIR/CHECK.log for each; CHECK is one of compare
         (A vs B, all fields), source (A vs manifest M with FIELDS), order,
         lookups, reads, readonly (of A), statfs (A vs B), dirpos (tiny getdents
-        buffers and telldir/seekdir, A vs B).
+        buffers and telldir/seekdir, A vs B). --b-tree JSON: B's record is
+        read from JSON if it exists, else recorded and saved there (a second
+        mount of the same image, compared with the same unchanged B mount,
+        does not walk B again).
 Exit status: 0 equal / check passed, 1 differences, 2 usage or unexpected error.
 """
 import errno
@@ -532,7 +535,7 @@ def cmd_suite(args):
     global out
     outdir, a, b = args[:3]
     rest = args[3:]
-    manifest = src_fields = None
+    manifest = src_fields = b_json = None
     checks = ["compare", "source", "order", "lookups", "reads", "readonly"]
     while rest:
         if rest[0] == "--manifest":
@@ -541,6 +544,9 @@ def cmd_suite(args):
         elif rest[0] == "--checks":
             checks = rest[1].split(",")
             rest = rest[2:]
+        elif rest[0] == "--b-tree":
+            b_json = rest[1]
+            rest = rest[2:]
         else:
             raise SystemExit("treecmp: suite: unknown argument %s" % rest[0])
     os.makedirs(outdir, exist_ok=True)
@@ -548,7 +554,13 @@ def cmd_suite(args):
 
     def tree(x):
         if x not in cache:
-            cache[x] = Tree.get(x)
+            if x == b and b_json and os.path.isfile(b_json):
+                cache[x] = Tree.load(b_json)
+                cache[x].name = "%s (recorded by an earlier suite)" % x
+            else:
+                cache[x] = Tree.get(x)
+                if x == b and b_json:
+                    cache[x].save(b_json)
         return cache[x]
 
     jobs = {

@@ -11,13 +11,19 @@ use kernel::error::from_result;
 use super::{FileSystem, Inode, Tables};
 
 impl<T: FileSystem> Tables<T> {
-    pub(super) const DIR_FOPS: bindings::file_operations = bindings::file_operations {
+    const DIR_FOPS: bindings::file_operations = bindings::file_operations {
         llseek: Some(bindings::generic_file_llseek),
         read: Some(bindings::generic_read_dir),
         iterate_shared: Some(iterate_shared_callback::<T>),
         // SAFETY: All-zero is valid for this struct of optional function pointers.
         ..unsafe { core::mem::zeroed() }
     };
+
+    /// A static reference: the constant is promoted to static storage (this would
+    /// not compile if it could not be), which C only reads.
+    pub(super) fn dir_fops() -> &'static bindings::file_operations {
+        &Self::DIR_FOPS
+    }
 }
 
 /// The `dir_context` of a `readdir` call.

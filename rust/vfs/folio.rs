@@ -15,13 +15,18 @@ use super::{FileSystem, Inode, Tables, PAGE_SIZE};
 use crate::helpers as c;
 
 impl<T: FileSystem> Tables<T> {
-    pub(super) const AOPS: bindings::address_space_operations =
-        bindings::address_space_operations {
-            read_folio: Some(read_folio_callback::<T>),
-            readahead: Some(readahead_callback::<T>),
-            // SAFETY: All-zero is valid for this struct of optional function pointers.
-            ..unsafe { core::mem::zeroed() }
-        };
+    const AOPS: bindings::address_space_operations = bindings::address_space_operations {
+        read_folio: Some(read_folio_callback::<T>),
+        readahead: Some(readahead_callback::<T>),
+        // SAFETY: All-zero is valid for this struct of optional function pointers.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// A static reference: the constant is promoted to static storage (this would
+    /// not compile if it could not be), which C only reads.
+    pub(super) fn aops() -> &'static bindings::address_space_operations {
+        &Self::AOPS
+    }
 }
 
 /// A locked page-cache folio being read; ends the read (as a failure, unless

@@ -17,6 +17,7 @@ use super::{FileSystem, SuperBlock, Tables};
 use crate::helpers as c;
 
 impl<T: FileSystem> Tables<T> {
+    /// Directories.
     const DIR_IOPS: bindings::inode_operations = bindings::inode_operations {
         lookup: Some(lookup_callback::<T>),
         listxattr: Some(super::xattr::listxattr_callback::<T>),
@@ -41,6 +42,22 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: All-zero is valid for this struct of optional function pointers.
         ..unsafe { core::mem::zeroed() }
     };
+
+    /// Static references to the tables: the constants are promoted to static
+    /// storage (this would not compile if they could not be), which C only reads.
+    fn dir_iops() -> &'static bindings::inode_operations {
+        &Self::DIR_IOPS
+    }
+
+    /// See [`Tables::dir_iops`].
+    fn file_iops() -> &'static bindings::inode_operations {
+        &Self::FILE_IOPS
+    }
+
+    /// See [`Tables::dir_iops`].
+    fn symlink_iops() -> &'static bindings::inode_operations {
+        &Self::SYMLINK_IOPS
+    }
 }
 
 /// A view of an inode of file system `T`.
@@ -208,23 +225,23 @@ impl<T: FileSystem> NewInode<T> {
             i.i_ctime_nsec = params.time_nsec;
             i.i_private = KBox::into_raw(info).cast();
             bindings::set_nlink(inode, params.nlink);
-            (*i.i_mapping).a_ops = &Tables::<T>::AOPS;
+            (*i.i_mapping).a_ops = Tables::<T>::aops();
             match params.typ {
                 InodeType::Regular => {
-                    i.i_op = &Tables::<T>::FILE_IOPS;
+                    i.i_op = Tables::<T>::file_iops();
                     i.__bindgen_anon_3.i_fop = ptr::addr_of!(bindings::generic_ro_fops);
                 }
                 InodeType::Directory => {
-                    i.i_op = &Tables::<T>::DIR_IOPS;
-                    i.__bindgen_anon_3.i_fop = &Tables::<T>::DIR_FOPS;
+                    i.i_op = Tables::<T>::dir_iops();
+                    i.__bindgen_anon_3.i_fop = Tables::<T>::dir_fops();
                 }
                 InodeType::Symlink => {
-                    i.i_op = &Tables::<T>::SYMLINK_IOPS;
+                    i.i_op = Tables::<T>::symlink_iops();
                     bindings::inode_nohighmem(inode);
                 }
                 InodeType::Special(major, minor) => {
                     let dev = (major << 20) | minor;
-                    i.i_op = &Tables::<T>::FILE_IOPS;
+                    i.i_op = Tables::<T>::file_iops();
                     bindings::init_special_inode(inode, params.mode, dev);
                 }
             }

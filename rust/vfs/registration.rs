@@ -19,6 +19,11 @@ use crate::helpers as c;
 /// The file system type. It lives in static storage because lockdep requires the
 /// lock class keys embedded in it to be static; so does the C glue's table of
 /// Rust callbacks: a module registers one file system type.
+///
+/// # Invariants
+///
+/// Written only by [`Registration::new`] before the type is registered; only read
+/// (by C) while it is registered.
 struct FsType(Opaque<bindings::file_system_type>);
 
 // SAFETY: `FS_TYPE` is written only by `Registration::new` before it is registered
@@ -34,6 +39,12 @@ impl<T: FileSystem> Tables<T> {
         reconfigure: Some(reconfigure_callback::<T>),
         getxattr: Some(super::xattr::getxattr_callback::<T>),
     };
+
+    /// A static reference: the constant is promoted to static storage (this would
+    /// not compile if it could not be), which C only reads.
+    fn vfs_ops() -> &'static c::rerofs_vfs_ops {
+        &Self::VFS_OPS
+    }
 }
 
 /// The registration of file system type `T`; unregisters it on drop.
@@ -56,9 +67,9 @@ impl<T: FileSystem> Registration<T> {
             (*t).init_fs_context = Some(c::rerofs_init_fs_context);
             (*t).kill_sb = Some(kill_sb_callback::<T>);
         }
-        // SAFETY: The table is a promoted constant (static storage); C reads it
-        // only while the type is registered or a mount of it is alive.
-        unsafe { c::rerofs_set_vfs_ops(&Tables::<T>::VFS_OPS) };
+        // SAFETY: The table is in static storage; C reads it only while the type
+        // is registered or a mount of it is alive.
+        unsafe { c::rerofs_set_vfs_ops(Tables::<T>::vfs_ops()) };
         // SAFETY: `t` is initialised and static, so it outlives the registration.
         to_result(unsafe { bindings::register_filesystem(t) })?;
         // INVARIANT: the type was registered just above.

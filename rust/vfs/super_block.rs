@@ -26,6 +26,12 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: All-zero is valid for this struct of optional function pointers.
         ..unsafe { core::mem::zeroed() }
     };
+
+    /// A static reference: the constant is promoted to static storage (this would
+    /// not compile if it could not be), which C only reads.
+    fn super_ops() -> &'static bindings::super_operations {
+        &Self::SUPER_OPS
+    }
 }
 
 /// A super block being set up by `fill_super`.
@@ -73,7 +79,7 @@ impl<T: FileSystem> NewSuperBlock<T> {
             (*sb).s_stack_depth = params.stack_depth;
             (*sb).s_blocksize = PAGE_SIZE as _;
             (*sb).s_blocksize_bits = PAGE_SIZE.trailing_zeros() as _;
-            (*sb).s_op = &Tables::<T>::SUPER_OPS;
+            (*sb).s_op = Tables::<T>::super_ops();
             (*sb).s_fs_info = KBox::into_raw(info).cast();
         }
         // INVARIANT: `s_fs_info` is now a valid `T::Data`.

@@ -88,6 +88,14 @@ else
 	failed=$((failed + 1)); echo "not ok - rustfmt clean (module, format, tools)"
 fi
 
+# Layering: `unsafe` only in rust/vfs/ and the binding files, each block with its
+# own SAFETY comment; rust/vfs/ names no other module of the crate.
+if python3 scripts/check-layering.py >&2; then
+	passed=$((passed + 1)); echo "ok - module layering (scripts/check-layering.py)"
+else
+	failed=$((failed + 1)); echo "not ok - module layering (scripts/check-layering.py)"
+fi
+
 # Smoke run of the mkfs benchmark (the full one is `make bench`).
 t0=$(date +%s)
 if RERO_BIN=$TOP/tools/target/release/rerofs bash bench/mkfs.sh --smoke >&2; then

@@ -27,6 +27,11 @@ impl<T: FileSystem> Tables<T> {
 }
 
 /// The `dir_context` of a `readdir` call.
+///
+/// # Invariants
+///
+/// The context is the one the VFS passed to `iterate_shared`, ours for the call:
+/// its `actor` is the VFS's callback for it.
 pub(crate) struct DirEmitter<'a>(&'a mut bindings::dir_context);
 
 impl DirEmitter<'_> {
@@ -49,8 +54,9 @@ impl DirEmitter<'_> {
             return false;
         };
         let pos = self.0.pos;
-        // SAFETY: `actor` is the VFS callback of this context (what `dir_emit` calls);
-        // `name` is valid for `len` bytes for the duration of the call.
+        // SAFETY: `actor` is the VFS callback of this context (type invariant; what
+        // `dir_emit` calls); `name` is valid for `len` bytes for the duration of the
+        // call.
         unsafe { actor(self.0, name.as_ptr().cast(), len, pos, ino, dtype) }
     }
 }
@@ -63,6 +69,7 @@ unsafe extern "C" fn iterate_shared_callback<T: FileSystem>(
     // valid and the context ours for the call.
     let (dir, ctx) = unsafe { (Inode::<T>::from_raw((*file).f_inode), &mut *ctx) };
     from_result(|| {
+        // INVARIANT: `ctx` is the context the VFS passed us, ours for the call.
         T::readdir(dir, &mut DirEmitter(ctx))?;
         Ok(0)
     })

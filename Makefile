@@ -56,7 +56,7 @@ demo: module tools
 	@bash scripts/demo.sh
 
 fmt:
-	@$(ENV); rustfmt --edition 2021 rust/*.rs; cd rust/format && cargo fmt; cd ../../tools && cargo fmt
+	@$(ENV); rustfmt --edition 2021 $$(ls rust/*.rs rust/vfs/*.rs | grep -v _generated); cd rust/format && cargo fmt; cd ../../tools && cargo fmt
 
 clean:
 	@$(ENV); kdir=$$(rero_kdir); [ -d "$$kdir" ] && $(MAKE) -s -C "$$kdir" M=$(TOP) "$${KMAKE_ARGS[@]}" clean || true

@@ -9,10 +9,12 @@ use kernel::prelude::*;
 use crate::format::devtable::map_dev;
 use crate::format::inode::{parse_chunk_entry, ChunkMapping, Layout, Mapping, CHUNK_INDEX_SIZE};
 use crate::format::{block_pos, BLOCK_SIZE};
-use crate::inode::{report, InodeInfo};
+use crate::inode::InodeInfo;
+use crate::report::{format_error, rerofs_err_ratelimited};
 use crate::sb::SbInfo;
 use crate::verity::Blob;
-use crate::vfs::{Inode, LockedFolio, PAGE_SIZE};
+use crate::vfs::{LockedFolio, PAGE_SIZE};
+use crate::Inode;
 
 /// Where the bytes of one file block come from.
 enum Source<'a> {
@@ -39,15 +41,15 @@ fn locate_chunked<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Sou
     }
     let pos = d
         .chunk_entry_pos(ii.pos, info.chunk_of_block(index))
-        .map_err(|e| report(sbi, nid, &e))?;
+        .map_err(|e| format_error(sbi, nid, &e))?;
     let mut raw = [0u8; CHUNK_INDEX_SIZE];
     let entry = raw.get_mut(..info.entry_size()).ok_or(EINVAL)?;
     sbi.read_meta(pos, entry, "chunk table entry")?;
     let addr = parse_chunk_entry(entry, &info, sbi.disk.device_id_mask())
-        .map_err(|e| report(sbi, nid, &e))?;
+        .map_err(|e| format_error(sbi, nid, &e))?;
     match d
         .map_chunked(index, addr)
-        .map_err(|e| report(sbi, nid, &e))?
+        .map_err(|e| format_error(sbi, nid, &e))?
     {
         None | Some(ChunkMapping::Hole { .. }) => Ok(Source::Zeros),
         Some(ChunkMapping::Mapped {
@@ -57,10 +59,10 @@ fn locate_chunked<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Sou
             len,
         }) => {
             let at = map_dev(device_id, chunk_blk, false, &sbi.devices)
-                .map_err(|e| report(sbi, nid, &e))?
+                .map_err(|e| format_error(sbi, nid, &e))?
                 .add(block_in_chunk)
                 .ok_or_else(|| {
-                    report(
+                    format_error(
                         sbi,
                         nid,
                         &crate::format::Error::Corrupted("chunk block", index),
@@ -68,7 +70,7 @@ fn locate_chunked<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Sou
                 })?;
             let (file, blocks) = sbi.device(at.device).ok_or(EINVAL)?;
             if at.blk >= blocks {
-                return Err(report(
+                return Err(format_error(
                     sbi,
                     nid,
                     &crate::format::Error::Corrupted("chunk block beyond its device", at.blk),
@@ -120,16 +122,14 @@ pub(crate) fn read_block(
         }
         Source::Read { file, pos, len } => {
             let log = |e: &Error| {
-                if sbi.allow_message() {
-                    pr_err!(
-                        "({}): nid {}: reading {} bytes at {} failed: {:?}\n",
-                        sbi.name(),
-                        ii.disk.nid,
-                        len,
-                        pos,
-                        e
-                    );
-                }
+                rerofs_err_ratelimited!(
+                    sbi,
+                    "nid {}: reading {} bytes at {} failed: {:?}",
+                    ii.disk.nid,
+                    len,
+                    pos,
+                    e
+                );
             };
             // A verified blob is checked in whole blocks: read the whole block in
             // place (no bounce copy) and clear what lies past EOF afterwards.

@@ -7,8 +7,9 @@ use kernel::prelude::*;
 use crate::data::read_block;
 use crate::format::dir::{file_type, DirBlock, DIRENT_SIZE};
 use crate::format::BLOCK_SIZE;
-use crate::inode::report;
-use crate::vfs::{DirEmitter, Inode};
+use crate::report::format_error;
+use crate::vfs::DirEmitter;
+use crate::Inode;
 
 /// Converts a dirent `file_type` to a `DT_*` value.
 pub(crate) fn dtype(ft: u8) -> u32 {
@@ -39,11 +40,13 @@ pub(crate) fn readdir(dir: &Inode, emitter: &mut DirEmitter<'_>) -> Result {
         let block_start = index * BLOCK_SIZE as u64;
         let len = read_block(sbi, ii, index, &mut buf)?;
         let block = DirBlock::new(buf.get(..len).ok_or(EINVAL)?)
-            .map_err(|e| report(sbi, ii.disk.nid, &e))?;
+            .map_err(|e| format_error(sbi, ii.disk.nid, &e))?;
         // Resume at the first dirent at or after the position (as EROFS does).
         let first = ((pos - block_start) as usize).div_ceil(DIRENT_SIZE);
         for i in first..block.len() {
-            let d = block.get(i).map_err(|e| report(sbi, ii.disk.nid, &e))?;
+            let d = block
+                .get(i)
+                .map_err(|e| format_error(sbi, ii.disk.nid, &e))?;
             emitter.set_pos((block_start + (i * DIRENT_SIZE) as u64) as i64);
             if !emitter.emit(d.name, d.nid, dtype(d.file_type)) {
                 return Ok(());

@@ -4,9 +4,12 @@
 
 use kernel::prelude::*;
 
+use crate::errno::efscorrupted;
 use crate::format::inode::{FileKind, Inode as DiskInode, Mapping, EXTENDED_SIZE};
+use crate::report::format_error;
 use crate::sb::SbInfo;
-use crate::vfs::{self, Got, InodeParams, InodeRef, InodeType, SuperBlock};
+use crate::vfs::{self, Got, InodeParams, InodeType};
+use crate::{InodeRef, SuperBlock};
 
 /// What rerofs keeps of an inode (`i_private`).
 pub(crate) struct InodeInfo {
@@ -27,29 +30,21 @@ impl InodeInfo {
     pub(crate) fn map(&self, sbi: &SbInfo, index: u64) -> Result<Option<Mapping>> {
         self.disk
             .map_flat(self.pos, index, sbi.disk.blocks)
-            .map_err(|e| report(sbi, self.disk.nid, &e))
+            .map_err(|e| format_error(sbi, self.disk.nid, &e))
     }
-}
-
-/// Logs a rate-limited message about inode `nid` and returns the errno for `e`.
-pub(crate) fn report(sbi: &SbInfo, nid: u64, e: &crate::format::Error) -> Error {
-    if sbi.allow_message() {
-        pr_err!("({}): nid {}: {}\n", sbi.name(), nid, e);
-    }
-    crate::sb::errno(e)
 }
 
 /// Reads and validates on-disk inode `nid`.
 fn read_inode(sbi: &SbInfo, nid: u64) -> Result<InodeInfo> {
-    let corrupt = |what| report(sbi, nid, &crate::format::Error::Corrupted(what, nid));
+    let corrupt = |what| format_error(sbi, nid, &crate::format::Error::Corrupted(what, nid));
     let pos = sbi.disk.inode_pos(nid).ok_or_else(|| corrupt("nid"))?;
     let avail = sbi.image_size.saturating_sub(pos);
     let len = core::cmp::min(avail, EXTENDED_SIZE as u64) as usize;
     let mut buf = [0u8; EXTENDED_SIZE];
     let buf = buf.get_mut(..len).ok_or(EINVAL)?;
     sbi.file.read_exact_at(sbi.name(), pos, buf)?;
-    let disk = DiskInode::parse(buf, nid, &sbi.disk).map_err(|e| report(sbi, nid, &e))?;
-    let kind = disk.kind().map_err(|e| report(sbi, nid, &e))?;
+    let disk = DiskInode::parse(buf, nid, &sbi.disk).map_err(|e| format_error(sbi, nid, &e))?;
+    let kind = disk.kind().map_err(|e| format_error(sbi, nid, &e))?;
     if kind == FileKind::Symlink && (disk.size == 0 || disk.size >= vfs::PAGE_SIZE as u64) {
         return Err(corrupt("symlink size"));
     }
@@ -65,7 +60,7 @@ pub(crate) fn iget(sb: &SuperBlock, nid: u64) -> Result<InodeRef> {
     // On any error below, dropping `new` marks the inode bad and releases it.
     let info = read_inode(sb.info(), nid)?;
     let d = &info.disk;
-    let typ = match d.kind().map_err(|e| report(sb.info(), nid, &e))? {
+    let typ = match d.kind().map_err(|e| format_error(sb.info(), nid, &e))? {
         FileKind::Regular => InodeType::Regular,
         FileKind::Directory => InodeType::Directory,
         FileKind::Symlink => InodeType::Symlink,
@@ -81,9 +76,9 @@ pub(crate) fn iget(sb: &SuperBlock, nid: u64) -> Result<InodeRef> {
         uid: d.uid,
         gid: d.gid,
         nlink: d.nlink,
-        size: i64::try_from(d.size).map_err(|_| vfs::efscorrupted())?,
+        size: i64::try_from(d.size).map_err(|_| efscorrupted())?,
         blocks: d.nblocks() << 3,
-        time_sec: i64::try_from(d.mtime).map_err(|_| vfs::efscorrupted())?,
+        time_sec: i64::try_from(d.mtime).map_err(|_| efscorrupted())?,
         time_nsec: d.mtime_nsec,
     };
     Ok(new.init(&params, KBox::new(info, GFP_KERNEL)?))

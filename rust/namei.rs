@@ -8,13 +8,14 @@ use kernel::prelude::*;
 use crate::data::read_block;
 use crate::format::dir::DirBlock;
 use crate::format::{BLOCK_SIZE, NAME_LEN};
-use crate::inode::{iget, report};
-use crate::vfs::{Inode, InodeRef};
+use crate::inode::iget;
+use crate::report::format_error;
+use crate::{Inode, InodeRef};
 
 /// Finds `name` in `dir` and returns its inode, or `None` if there is no such entry.
 pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<InodeRef>> {
     if name.len() > NAME_LEN {
-        return Err(crate::vfs::enametoolong());
+        return Err(crate::errno::enametoolong());
     }
     let sbi = dir.sb().info();
     let ii = dir.info()?;
@@ -24,13 +25,16 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<InodeRef>> {
         let mid = lo + (hi - lo) / 2;
         let len = read_block(sbi, ii, mid, &mut buf)?;
         let block = DirBlock::new(buf.get(..len).ok_or(EINVAL)?)
-            .map_err(|e| report(sbi, ii.disk.nid, &e))?;
+            .map_err(|e| format_error(sbi, ii.disk.nid, &e))?;
         match block
             .search(name)
-            .map_err(|e| report(sbi, ii.disk.nid, &e))?
+            .map_err(|e| format_error(sbi, ii.disk.nid, &e))?
         {
             Ok(i) => {
-                let nid = block.get(i).map_err(|e| report(sbi, ii.disk.nid, &e))?.nid;
+                let nid = block
+                    .get(i)
+                    .map_err(|e| format_error(sbi, ii.disk.nid, &e))?
+                    .nid;
                 return iget(dir.sb(), nid).map(Some);
             }
             Err(0) => hi = mid,

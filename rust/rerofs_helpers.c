@@ -42,6 +42,18 @@ struct rerofs_mount_opts {
 	bool verity_set;	/* verity= was given */
 };
 
+/*
+ * The Rust callbacks, set while the file system type is registered (one file
+ * system type per module). The fs_context and the xattr handlers only run while
+ * it is registered, or while a mount made then is alive, which holds the module.
+ */
+static const struct rerofs_vfs_ops *rerofs_ops;
+
+void rerofs_set_vfs_ops(const struct rerofs_vfs_ops *ops)
+{
+	rerofs_ops = ops;
+}
+
 enum { Opt_device, Opt_blobdir, Opt_digest, Opt_verity };
 
 static const struct constant_table rerofs_verity_modes[] = {
@@ -113,7 +125,7 @@ static int rerofs_fc_fill_super(struct super_block *sb, struct fs_context *fc)
 
 	if (err)
 		return err;
-	return rerofs_fill_super(sb, fc->source, fc->fs_private,
+	return rerofs_ops->fill_super(sb, fc->source, fc->fs_private,
 				 fc->sb_flags & SB_SILENT);
 }
 
@@ -317,7 +329,7 @@ void rerofs_seq_show_option(struct seq_file *m, const char *name, const char *va
 static int rerofs_fc_reconfigure(struct fs_context *fc)
 {
 	/* A remount may repeat rerofs's options but not change them. */
-	int err = rerofs_reconfigure(fc->root->d_sb, fc->fs_private);
+	int err = rerofs_ops->reconfigure(fc->root->d_sb, fc->fs_private);
 
 	if (err)
 		return err;
@@ -456,7 +468,7 @@ static int rerofs_xattr_handler_get(const struct xattr_handler *handler,
 				    struct dentry *unused, struct inode *inode,
 				    const char *name, void *buffer, size_t size)
 {
-	return rerofs_getxattr(inode, handler->flags, name, buffer, size);
+	return rerofs_ops->getxattr(inode, handler->flags, name, buffer, size);
 }
 
 static bool rerofs_xattr_trusted_list(struct dentry *dentry)
@@ -516,12 +528,12 @@ struct posix_acl *rerofs_get_inode_acl(struct inode *inode, int type, bool rcu)
 		index = 3;
 	else
 		return ERR_PTR(-EINVAL);
-	len = rerofs_getxattr(inode, index, "", NULL, 0);
+	len = rerofs_ops->getxattr(inode, index, "", NULL, 0);
 	if (len > 0) {
 		value = kmalloc(len, GFP_KERNEL);
 		if (!value)
 			return ERR_PTR(-ENOMEM);
-		len = rerofs_getxattr(inode, index, "", value, len);
+		len = rerofs_ops->getxattr(inode, index, "", value, len);
 	}
 	if (len == -ENODATA || len == 0)
 		acl = NULL;

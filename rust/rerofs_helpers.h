@@ -26,14 +26,24 @@ struct seq_file;
 struct inode;
 struct posix_acl;
 
-/* Implemented in Rust (rust/vfs.rs). */
-int rerofs_getxattr(struct inode *inode, int index, const char *name,
-		    void *buffer, size_t size);
-int rerofs_fill_super(struct super_block *sb, const char *source,
-		      struct rerofs_mount_opts *opts, int silent);
-int rerofs_reconfigure(struct super_block *sb, struct rerofs_mount_opts *opts);
+/*
+ * The Rust callbacks the C glue calls: the fs_context's fill_super and
+ * reconfigure, and the xattr handlers' get (rust/vfs/registration.rs fills the
+ * table and hands it over with rerofs_set_vfs_ops before registering the type).
+ */
+struct rerofs_vfs_ops {
+	int (*fill_super)(struct super_block *sb, const char *source,
+			  struct rerofs_mount_opts *opts, int silent);
+	int (*reconfigure)(struct super_block *sb, struct rerofs_mount_opts *opts);
+	int (*getxattr)(struct inode *inode, int index, const char *name,
+			void *buffer, size_t size);
+};
 
-/* Implemented in C (rust/rerofs_helpers.c). */
+/*
+ * Implemented in C (rust/rerofs_helpers.c). The Rust declarations are generated
+ * from this header by bindgen at build time (see Kbuild).
+ */
+void rerofs_set_vfs_ops(const struct rerofs_vfs_ops *ops);
 int rerofs_init_fs_context(struct fs_context *fc);
 loff_t rerofs_file_size(struct file *file);
 umode_t rerofs_file_mode(struct file *file);

@@ -3,25 +3,48 @@
 //! rerofs: a read-only file system for EROFS-format images, in Rust.
 //!
 //! This is the crate root (Kbuild needs it named differently from the module).
-//! `vfs.rs` is the only place with `unsafe` code; the other modules are safe Rust,
-//! one per concern as in `fs/erofs/`. The on-disk format is the `format` crate under
-//! `rust/format/`, shared with the userspace tools.
+//! The layers, arrows pointing down only:
+//!
+//! - the logic, safe Rust, one file per concern as in `fs/erofs/`: `sb.rs`
+//!   (mounting), `options.rs`, `trust.rs`, `inode.rs`, `dir.rs`, `namei.rs`,
+//!   `data.rs`, `xattr.rs`, `verity.rs`, `report.rs` (messages), `errno.rs`; and
+//!   this file, which says which function implements each VFS operation;
+//! - `vfs/`, the VFS layer, generic over the file system ([`vfs::FileSystem`]),
+//!   and the binding files that are not VFS (`crypto.rs`, `pkcs7.rs`,
+//!   `params.rs`, `ratelimit.rs`): the only `unsafe` code;
+//! - `kernel::bindings` and the C helpers (`rerofs_helpers.c`, declared by
+//!   `helpers.rs`, generated from `rerofs_helpers.h`).
+//!
+//! The on-disk format is the `format` crate under `rust/format/`, shared with the
+//! userspace tools.
 
+use kernel::c_str;
 use kernel::prelude::*;
+use kernel::str::CStr;
 
 #[path = "format/src/lib.rs"]
 #[allow(unreachable_pub, dead_code)]
 mod format;
 
+mod crypto;
 mod data;
 mod dir;
+mod errno;
+mod helpers;
 mod inode;
 mod namei;
+mod options;
+mod params;
+mod pkcs7;
+mod ratelimit;
+mod report;
 mod sb;
 mod trust;
 mod verity;
 mod vfs;
 mod xattr;
+
+const _: () = assert!(vfs::PAGE_SIZE == format::BLOCK_SIZE);
 
 module! {
     type: Rerofs,
@@ -31,20 +54,85 @@ module! {
     license: "GPL",
 }
 
+/// The rerofs file system type: its data types and operations for the VFS layer.
+pub(crate) struct RerofsFs;
+
+/// A rerofs super block.
+pub(crate) type SuperBlock = vfs::SuperBlock<RerofsFs>;
+/// A rerofs inode.
+pub(crate) type Inode = vfs::Inode<RerofsFs>;
+/// An owned reference to a rerofs inode.
+pub(crate) type InodeRef = vfs::InodeRef<RerofsFs>;
+
+impl vfs::FileSystem for RerofsFs {
+    type Data = sb::SbInfo;
+    type INodeData = inode::InodeInfo;
+
+    const NAME: &'static CStr = c_str!("rerofs");
+
+    fn fill_super(
+        sb: vfs::NewSuperBlock<Self>,
+        source: &CStr,
+        opts: &vfs::RawOptions<'_>,
+        silent: bool,
+    ) -> Result {
+        sb::fill_super(sb, source, opts, silent)
+    }
+
+    fn reconfigure(sb: &SuperBlock, opts: &vfs::RawOptions<'_>) -> Result {
+        sb::reconfigure(sb, opts)
+    }
+
+    fn before_shutdown(data: &sb::SbInfo) {
+        sb::before_shutdown(data)
+    }
+
+    fn statfs(sb: &SuperBlock) -> vfs::StatFs {
+        sb::statfs(sb)
+    }
+
+    fn show_options(sb: &SuperBlock, m: &mut vfs::SeqFile) {
+        sb::show_options(sb, m)
+    }
+
+    fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<InodeRef>> {
+        namei::lookup(dir, name)
+    }
+
+    fn readdir(dir: &Inode, emitter: &mut vfs::DirEmitter<'_>) -> Result {
+        dir::readdir(dir, emitter)
+    }
+
+    fn read_folio(inode: &Inode, folio: vfs::LockedFolio) -> Result {
+        data::read_folio(inode, folio)
+    }
+
+    fn xattr_get(inode: &Inode, index: u8, name: &[u8], out: Option<&mut [u8]>) -> Result<usize> {
+        xattr::get(inode, index, name, out)
+    }
+
+    fn xattr_list(inode: &Inode, out: Option<&mut [u8]>) -> Result<usize> {
+        xattr::list(inode, out)
+    }
+}
+
 struct Rerofs {
-    // Dropped in declaration order: unregister first, then free the transform and
-    // put the `.rerofs` keyring.
-    _registration: vfs::Registration,
-    _crypto: vfs::Crypto,
+    // Dropped in declaration order: unregister first, then put the `.rerofs`
+    // keyring and free the transform.
+    _registration: vfs::Registration<RerofsFs>,
+    _keyring: pkcs7::Keyring,
+    _crypto: crypto::Crypto,
 }
 
 impl kernel::Module for Rerofs {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let crypto = vfs::Crypto::new()?;
+        let crypto = crypto::Crypto::new()?;
+        let keyring = pkcs7::Keyring::new()?;
         let registration = vfs::Registration::new(module)?;
         pr_info!("registered file system type rerofs\n");
         Ok(Rerofs {
             _registration: registration,
+            _keyring: keyring,
             _crypto: crypto,
         })
     }

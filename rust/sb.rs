@@ -2,24 +2,27 @@
 
 //! Mounting: open the image, validate the superblock, load the root.
 
-use kernel::c_str;
 use kernel::prelude::*;
 use kernel::str::{BStr, CStr};
 use kernel::sync::Arc;
 
+use crate::errno::{efscorrupted, eopnotsupp, from_format as errno};
 use crate::format::devtable::{DeviceExtent, DeviceSlot};
 use crate::format::superblock::{
     SuperBlock as DiskSuper, DEVT_SLOT_SIZE, INCOMPAT_DEVICE_TABLE, INCOMPAT_XATTR_PREFIXES,
 };
-use crate::format::verity::{self as fv, Descriptor, Geometry, COMPAT_RERO_VERITY};
+use crate::format::verity::{Descriptor, Geometry, COMPAT_RERO_VERITY};
 use crate::format::xattr::MAX_PREFIX_TABLE_BYTES;
 use crate::format::{self, block_pos, BLOCK_SIZE};
-use crate::trust::{Policy, Trust};
+use crate::options::Options;
+use crate::ratelimit::RateLimit;
+use crate::report::{rerofs_err, rerofs_err_ratelimited, rerofs_info, Reporter};
+use crate::trust::{self, Policy, Trust};
 use crate::verity::{Blob, KernelSha, MountShared, Tree};
 use crate::vfs::{
-    self, BackingFile, BlockCache, MountOptions, NewSuperBlock, RateLimit, SeqFile, StatFs,
-    SuperBlock, SuperParams, VerityMode,
+    self, BackingFile, BlockCache, NewSuperBlock, RawOptions, SeqFile, StatFs, SuperParams,
 };
+use crate::{RerofsFs, SuperBlock};
 
 /// Longest image name kept for messages.
 const NAME_MAX: usize = 64;
@@ -56,15 +59,10 @@ pub(crate) struct SbInfo {
     pub(crate) image_size: u64,
     /// How trust in the image was established.
     trust: Trust,
-    /// The `verity=` option given.
-    verity_opt: VerityMode,
+    /// The mount options, as read at mount.
+    opts: Options,
+    /// The end of the image's path, for messages.
     name: KVec<u8>,
-    /// The `device=` options as given, NUL terminated, for `show_options`.
-    device_opts: KVec<KVec<u8>>,
-    /// The `blobdir=` option as given, NUL terminated (empty if absent).
-    blobdir_opt: KVec<u8>,
-    /// The `digest=` option as given, NUL terminated (empty if absent).
-    digest_opt: KVec<u8>,
     /// Extra devices, in slot order (device id `i + 1`).
     pub(crate) devices: KVVec<Device>,
     /// The raw long xattr name prefix table (`XATTR_PREFIXES`), and its entry count.
@@ -74,15 +72,21 @@ pub(crate) struct SbInfo {
     shared: Arc<MountShared>,
 }
 
+/// Messages of a mount name its image and obey its rate limit.
+impl Reporter for SbInfo {
+    fn image(&self) -> &BStr {
+        self.name()
+    }
+
+    fn allow(&self) -> bool {
+        self.shared.limit.allow()
+    }
+}
+
 impl SbInfo {
     /// The image's name (the end of its path), for messages.
     pub(crate) fn name(&self) -> &BStr {
         BStr::from_bytes(&self.name)
-    }
-
-    /// True if a data-path message of this mount may be printed now.
-    pub(crate) fn allow_message(&self) -> bool {
-        self.shared.limit.allow()
     }
 
     /// Device `id` (0: the primary image) and its size in blocks.
@@ -101,12 +105,8 @@ impl SbInfo {
     pub(crate) fn read_meta(&self, pos: u64, buf: &mut [u8], what: &'static str) -> Result {
         let end = pos.checked_add(buf.len() as u64);
         if end.map_or(true, |end| end > self.image_size) {
-            return Err(vfs::efscorrupted_report(
-                self.name(),
-                &self.shared.limit,
-                what,
-                pos,
-            ));
+            rerofs_err_ratelimited!(self, "{} at byte {} lies beyond the image", what, pos);
+            return Err(efscorrupted());
         }
         self.file.read_exact_at(self.name(), pos, buf)
     }
@@ -126,14 +126,14 @@ fn read_slots(
     };
     let end = start.saturating_add(u64::from(extra) * DEVT_SLOT_SIZE as u64);
     if end > image_size {
-        pr_err!(
-            "({}): the device table ({} slots at byte {}) does not fit in the image ({} bytes)\n",
+        rerofs_err!(
             shown,
+            "the device table ({} slots at byte {}) does not fit in the image ({} bytes)",
             extra,
             start,
             image_size
         );
-        return Err(vfs::efscorrupted());
+        return Err(efscorrupted());
     }
     let total = usize::from(extra);
     let mut slots = KVVec::with_capacity(total, GFP_KERNEL)?;
@@ -146,7 +146,7 @@ fn read_slots(
         file.read_exact_at(shown, pos, part)?;
         for raw in part.chunks_exact(DEVT_SLOT_SIZE) {
             let slot = DeviceSlot::parse(raw).map_err(|e| {
-                pr_err!("({}): device slot {}: {}\n", shown, slots.len(), e);
+                rerofs_err!(shown, "device slot {}: {}", slots.len(), e);
                 errno(&e)
             })?;
             slots.push(slot, GFP_KERNEL)?;
@@ -167,9 +167,9 @@ fn is_blob_name(tag: &[u8]) -> bool {
 fn check_blob_names(slots: &[DeviceSlot], shown: &BStr) -> Result {
     for (i, slot) in slots.iter().enumerate() {
         if !is_blob_name(slot.tag()) {
-            pr_err!(
-                "({}): device slot {}: tag {} is not 64 lowercase hex digits, refused with blobdir=\n",
+            rerofs_err!(
                 shown,
+                "device slot {}: tag {} is not 64 lowercase hex digits, refused with blobdir=",
                 i,
                 BStr::from_bytes(slot.tag())
             );
@@ -177,11 +177,11 @@ fn check_blob_names(slots: &[DeviceSlot], shown: &BStr) -> Result {
         }
     }
     if has_duplicate_tag(slots)? {
-        pr_err!(
-            "({}): two device slots name the same blob, refused with blobdir=\n",
-            shown
+        rerofs_err!(
+            shown,
+            "two device slots name the same blob, refused with blobdir="
         );
-        return Err(vfs::efscorrupted());
+        return Err(efscorrupted());
     }
     Ok(())
 }
@@ -213,18 +213,46 @@ fn has_duplicate_tag(slots: &[DeviceSlot]) -> Result<bool> {
     Ok(false)
 }
 
+/// Checks the `device=` and `blobdir=` options against the `extra` devices the
+/// image has: an image never chooses a path outside the blob directory, so
+/// without either option an image with extra devices is refused.
+fn check_device_options(extra: u16, opts: &Options, shown: &BStr) -> Result {
+    let given = opts.devices.len();
+    if opts.blobdir.is_some() && given != 0 {
+        rerofs_err!(shown, "blobdir= and device= cannot be used together");
+        return Err(EINVAL);
+    }
+    if given != 0 && given != usize::from(extra) {
+        rerofs_err!(
+            shown,
+            "the image has {} extra devices but {} device= options were given",
+            extra,
+            given
+        );
+        return Err(EINVAL);
+    }
+    if extra != 0 && opts.blobdir.is_none() && given == 0 {
+        rerofs_err!(
+            shown,
+            "the image has {} extra devices (blobs): give their directory with -o blobdir=DIR or each one with -o device=PATH",
+            extra
+        );
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
 /// Chooses the file of device `i` (slot `i`): the `device=` path the mounter gave,
-/// or the blob named by the slot's tag inside the mounter's `blobdir=`. An image
-/// never chooses a path outside the blob directory: without either option an image
-/// with extra devices is refused.
-fn device_path(i: u16, slot: &DeviceSlot, opts: &MountOptions<'_>) -> Result<(bool, KVec<u8>)> {
+/// or the blob named by the slot's tag inside the mounter's `blobdir=`. Returns
+/// whether the name came from the image (untrusted), and the path with its NUL.
+fn device_path(i: u16, slot: &DeviceSlot, opts: &Options) -> Result<(bool, KVec<u8>)> {
     let mut buf = KVec::new();
-    if let Some(path) = opts.device(i.into()) {
+    if let Some(path) = opts.devices.get(usize::from(i)) {
         buf.extend_from_slice(path.as_bytes_with_nul(), GFP_KERNEL)?;
         return Ok((false, buf));
     }
-    // `open_devices` refuses extra devices without `device=` or `blobdir=`.
-    let dir = opts.blobdir().ok_or(EINVAL)?;
+    // `check_device_options` refuses extra devices without `device=` or `blobdir=`.
+    let dir = opts.blobdir.as_deref().ok_or(EINVAL)?;
     buf.extend_from_slice(dir.as_bytes(), GFP_KERNEL)?;
     buf.push(b'/', GFP_KERNEL)?;
     buf.extend_from_slice(slot.tag(), GFP_KERNEL)?;
@@ -232,13 +260,68 @@ fn device_path(i: u16, slot: &DeviceSlot, opts: &MountOptions<'_>) -> Result<(bo
     Ok((true, buf))
 }
 
+/// Opens device `id` at `path` (named by the image when `untrusted`), and checks
+/// it is a regular file or block device, not stacked too deep, and at least
+/// `need` bytes long.
+fn open_device(
+    path: &CStr,
+    untrusted: bool,
+    id: u16,
+    need: u64,
+    stack_depth: &mut i32,
+    shown: &BStr,
+) -> Result<BackingFile> {
+    let opened = if untrusted {
+        BackingFile::open_untrusted_name(path)
+    } else {
+        BackingFile::open_nonblock(path)
+    };
+    let dev = opened.inspect_err(|e| {
+        rerofs_err!(
+            shown,
+            "cannot open device {} ({}): {:?}{}",
+            id,
+            path,
+            e,
+            if untrusted && crate::errno::is_eloop(e) {
+                " (a symlink: blobs are not looked up through symlinks)"
+            } else {
+                ""
+            }
+        );
+    })?;
+    if !dev.is_file_or_bdev() {
+        rerofs_err!(
+            shown,
+            "device {} ({}) is not a regular file or block device",
+            id,
+            path
+        );
+        return Err(EINVAL);
+    }
+    check_stack_depth(&dev, stack_depth, shown)?;
+    if dev.size() < need {
+        rerofs_err!(
+            shown,
+            "device {} ({}) is too short: {} bytes, the device table says {}",
+            id,
+            path,
+            dev.size(),
+            need
+        );
+        return Err(efscorrupted());
+    }
+    Ok(dev)
+}
+
 /// Opens the extra devices named by `device=` options, or else by the device
-/// slots' tags inside `blobdir=`, and checks each is as large as its slot says.
+/// slots' tags inside `blobdir=`; when the metadata blob is verified, each blob
+/// must be the one its slot names (see `trust::slot_digest`).
 fn open_devices(
     disk: &DiskSuper,
     file: &Blob,
     image_size: u64,
-    opts: &MountOptions<'_>,
+    opts: &Options,
     shown: &BStr,
     stack_depth: &mut i32,
     shared: &Arc<MountShared>,
@@ -248,33 +331,9 @@ fn open_devices(
     } else {
         0
     };
-    let blobdir = opts.blobdir();
-    if blobdir.is_some() && opts.device_count() != 0 {
-        pr_err!(
-            "({}): blobdir= and device= cannot be used together\n",
-            shown
-        );
-        return Err(EINVAL);
-    }
-    if opts.device_count() != 0 && opts.device_count() != usize::from(extra) {
-        pr_err!(
-            "({}): the image has {} extra devices but {} device= options were given\n",
-            shown,
-            extra,
-            opts.device_count()
-        );
-        return Err(EINVAL);
-    }
-    if extra != 0 && blobdir.is_none() && opts.device_count() == 0 {
-        pr_err!(
-            "({}): the image has {} extra devices (blobs): give their directory with -o blobdir=DIR or each one with -o device=PATH\n",
-            shown,
-            extra
-        );
-        return Err(EINVAL);
-    }
+    check_device_options(extra, opts, shown)?;
     let slots = read_slots(disk, file, image_size, extra, shown)?;
-    if blobdir.is_some() {
+    if opts.blobdir.is_some() {
         check_blob_names(&slots, shown)?;
     }
     let mut devices = KVVec::with_capacity(slots.len(), GFP_KERNEL)?;
@@ -282,73 +341,22 @@ fn open_devices(
         let (untrusted, path_buf) = device_path(i, &slot, opts)?;
         let path = CStr::from_bytes_with_nul(&path_buf).map_err(|_| EINVAL)?;
         let id = i.checked_add(1).ok_or(EINVAL)?;
-        let opened = if untrusted {
-            BackingFile::open_untrusted_name(path)
-        } else {
-            BackingFile::open_nonblock(path)
-        };
-        let dev = opened.inspect_err(|e| {
-            pr_err!(
-                "({}): cannot open device {} ({}): {:?}{}\n",
-                shown,
-                id,
-                path,
-                e,
-                if untrusted && vfs::is_eloop(e) {
-                    " (a symlink: blobs are not looked up through symlinks)"
-                } else {
-                    ""
-                }
-            );
-        })?;
-        if !dev.is_file_or_bdev() {
-            pr_err!(
-                "({}): device {} ({}) is not a regular file or block device\n",
-                shown,
-                id,
-                path
-            );
-            return Err(EINVAL);
-        }
-        check_stack_depth(&dev, stack_depth, shown)?;
-        let need = block_pos(slot.blocks);
-        if dev.size() < need {
-            pr_err!(
-                "({}): device {} ({}) is too short: {} bytes, the device table says {}\n",
-                shown,
-                id,
-                path,
-                dev.size(),
-                need
-            );
-            return Err(vfs::efscorrupted());
-        }
+        let dev = open_device(
+            path,
+            untrusted,
+            id,
+            block_pos(slot.blocks),
+            stack_depth,
+            shown,
+        )?;
         let readable_blocks = match slot.blocks {
             0 if !file.is_verified() => dev.size() / BLOCK_SIZE as u64,
             n => n.into(),
         };
         let dev = if file.is_verified() {
-            // The slot (read from the verified metadata blob) names the blob by its
-            // digest; the blob's own descriptor must hash to it.
-            let Some(want) = fv::parse_hex_digest(slot.tag()) else {
-                pr_err!(
-                    "({}): device slot {}: tag {} is not a verity digest (64 lowercase hex digits)\n",
-                    shown,
-                    i,
-                    BStr::from_bytes(slot.tag())
-                );
-                return Err(vfs::efscorrupted());
-            };
+            let want = trust::slot_digest(&slot, i, shown)?;
             let (desc, _) = read_trailer(&dev, block_pos(slot.blocks), shown, id)?;
-            if desc.digest(&KernelSha)? != want {
-                pr_err!(
-                    "({}): device {} ({}): its verity digest is not the one its slot names\n",
-                    shown,
-                    id,
-                    path
-                );
-                return Err(vfs::ebadmsg());
-            }
+            trust::check_blob_digest(&desc.digest(&KernelSha)?, &want, id, path, shown)?;
             let mut blob = Blob::verified(dev, id, Tree::new(&desc)?);
             blob.attach(shared);
             blob
@@ -373,9 +381,9 @@ fn open_devices(
 fn check_stack_depth(file: &BackingFile, depth: &mut i32, shown: &BStr) -> Result {
     let d = file.stack_depth().saturating_add(1);
     if d > vfs::MAX_STACK_DEPTH {
-        pr_err!(
-            "({}): maximum file system stacking depth ({}) exceeded: the image or a blob lives on a stacked file system\n",
+        rerofs_err!(
             shown,
+            "maximum file system stacking depth ({}) exceeded: the image or a blob lives on a stacked file system",
             vfs::MAX_STACK_DEPTH
         );
         return Err(EINVAL);
@@ -399,11 +407,11 @@ fn load_long_prefixes(
         return Ok((table, 0));
     };
     if disk.packed_nid != 0 {
-        pr_err!(
-            "({}): xattr name prefixes in a packed inode are not supported\n",
-            shown
+        rerofs_err!(
+            shown,
+            "xattr name prefixes in a packed inode are not supported"
         );
-        return Err(vfs::eopnotsupp());
+        return Err(eopnotsupp());
     }
     let len = core::cmp::min(
         image_size.saturating_sub(pos),
@@ -412,7 +420,7 @@ fn load_long_prefixes(
     table.extend_with(len as usize, 0, GFP_KERNEL)?;
     file.read_exact_at(shown, pos, &mut table)?;
     format::xattr::LongPrefixTable::parse(&table, disk.xattr_prefix_count).map_err(|e| {
-        pr_err!("({}): xattr name prefix table: {}\n", shown, e);
+        rerofs_err!(shown, "xattr name prefix table: {}", e);
         errno(&e)
     })?;
     Ok((table, disk.xattr_prefix_count))
@@ -426,22 +434,6 @@ fn short_name(path: &[u8]) -> Result<KVec<u8>> {
     Ok(v)
 }
 
-/// Maps a format error to its errno.
-pub(crate) fn errno(e: &format::Error) -> Error {
-    match e.errno_kind() {
-        format::error::ErrorKind::NotOurs => EINVAL,
-        format::error::ErrorKind::Unsupported => vfs::eopnotsupp(),
-        format::error::ErrorKind::Corrupted => vfs::efscorrupted(),
-    }
-}
-
-/// Copies a C string with its NUL.
-fn copy_cstr(s: &CStr) -> Result<KVec<u8>> {
-    let mut v = KVec::new();
-    v.extend_from_slice(s.as_bytes_with_nul(), GFP_KERNEL)?;
-    Ok(v)
-}
-
 /// Reads and checks the trailer block of a blob whose data area is `data_size`
 /// bytes: the fs-verity descriptor (its `data_size` must match) and whatever
 /// follows it. The descriptor is not trusted until its digest is compared.
@@ -451,32 +443,32 @@ fn read_trailer(
     shown: &BStr,
     id: u16,
 ) -> Result<(Descriptor, KVec<u8>)> {
-    let geo = Geometry::new(data_size).map_err(|_| vfs::efscorrupted())?;
+    let geo = Geometry::new(data_size).map_err(|_| efscorrupted())?;
     if file.size() < geo.blob_size() {
-        pr_err!(
-            "({}): blob {} is {} bytes, its data, tree and trailer need {}\n",
+        rerofs_err!(
             shown,
+            "blob {} is {} bytes, its data, tree and trailer need {}",
             id,
             file.size(),
             geo.blob_size()
         );
-        return Err(vfs::efscorrupted());
+        return Err(efscorrupted());
     }
     let mut trailer = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
     file.read_exact_at(geo.trailer_pos(), &mut trailer)?;
     let desc = Descriptor::parse(&trailer).map_err(|e| {
-        pr_err!("({}): blob {}: {}\n", shown, id, e);
+        rerofs_err!(shown, "blob {}: {}", id, e);
         errno(&e)
     })?;
     if desc.data_size != data_size {
-        pr_err!(
-            "({}): blob {}: descriptor covers {} bytes, the image says {}\n",
+        rerofs_err!(
             shown,
+            "blob {}: descriptor covers {} bytes, the image says {}",
             id,
             desc.data_size,
             data_size
         );
-        return Err(vfs::efscorrupted());
+        return Err(efscorrupted());
     }
     Ok((desc, trailer))
 }
@@ -487,7 +479,7 @@ fn read_trailer(
 fn open_metadata_blob(
     file: BackingFile,
     disk: &DiskSuper,
-    opts: &MountOptions<'_>,
+    opts: &Options,
     shown: &BStr,
 ) -> Result<(Blob, Trust)> {
     let policy = Policy::new(opts, shown)?;
@@ -503,18 +495,21 @@ fn open_metadata_blob(
 
 /// Sets up a new superblock for the image at `source`.
 pub(crate) fn fill_super(
-    new: NewSuperBlock,
+    new: NewSuperBlock<RerofsFs>,
     source: &CStr,
-    opts: &MountOptions<'_>,
+    raw: &RawOptions<'_>,
     silent: bool,
 ) -> Result {
     let name = short_name(source.as_bytes())?;
     let shown = BStr::from_bytes(&name);
+    let opts = Options::parse(raw, |_| {
+        rerofs_err!(shown, "digest= must be sha256: and 64 lowercase hex digits");
+    })?;
     let file = BackingFile::open(source).inspect_err(|e| {
-        pr_err!("({}): cannot open image: {:?}\n", shown, e);
+        rerofs_err!(shown, "cannot open image: {:?}", e);
     })?;
     if !file.is_file_or_bdev() {
-        pr_err!("({}): not a regular file or block device\n", shown);
+        rerofs_err!(shown, "not a regular file or block device");
         return Err(EINVAL);
     }
     let mut stack_depth = 0;
@@ -522,7 +517,7 @@ pub(crate) fn fill_super(
     let file_size = file.size();
     if file_size < BLOCK_SIZE as u64 {
         if !silent {
-            pr_err!("({}): image of {} bytes is too small\n", shown, file_size);
+            rerofs_err!(shown, "image of {} bytes is too small", file_size);
         }
         return Err(EINVAL);
     }
@@ -533,22 +528,22 @@ pub(crate) fn fill_super(
     let parse = |b: &[u8]| {
         DiskSuper::parse(b).map_err(|e| {
             if !silent || e.errno_kind() != format::error::ErrorKind::NotOurs {
-                pr_err!("({}): {}\n", shown, e);
+                rerofs_err!(shown, "{}", e);
             }
             errno(&e)
         })
     };
     let unverified = parse(&block0)?;
     if unverified.image_bytes() > file_size {
-        pr_err!(
-            "({}): image is truncated: the superblock says {} bytes, the image has {}\n",
+        rerofs_err!(
             shown,
+            "image is truncated: the superblock says {} bytes, the image has {}",
             unverified.image_bytes(),
             file_size
         );
-        return Err(vfs::efscorrupted());
+        return Err(efscorrupted());
     }
-    let (mut file, trust) = open_metadata_blob(file, &unverified, opts, shown)?;
+    let (mut file, trust) = open_metadata_blob(file, &unverified, &opts, shown)?;
     let shared = Arc::new(
         MountShared {
             cache: BlockCache::new(&new)?,
@@ -569,28 +564,15 @@ pub(crate) fn fill_super(
     } else {
         (unverified, file_size)
     };
-    let mut device_opts = KVec::new();
-    for i in 0..opts.device_count() {
-        let path = opts.device(i).ok_or(EINVAL)?;
-        device_opts.push(copy_cstr(path)?, GFP_KERNEL)?;
-    }
     let devices = open_devices(
         &disk,
         &file,
         image_size,
-        opts,
+        &opts,
         shown,
         &mut stack_depth,
         &shared,
     )?;
-    let blobdir_opt = match opts.blobdir() {
-        Some(dir) => copy_cstr(dir)?,
-        None => KVec::new(),
-    };
-    let digest_opt = match opts.digest() {
-        Some(d) => copy_cstr(d)?,
-        None => KVec::new(),
-    };
     let long_prefixes = load_long_prefixes(&disk, &file, image_size, shown)?;
     let root_nid = disk.root_nid;
     let info = KBox::new(
@@ -599,11 +581,8 @@ pub(crate) fn fill_super(
             disk,
             image_size,
             trust,
-            verity_opt: opts.verity(),
+            opts,
             name,
-            device_opts,
-            blobdir_opt,
-            digest_opt,
             devices,
             long_prefixes,
             shared,
@@ -616,18 +595,14 @@ pub(crate) fn fill_super(
     };
     let sb = new.init(&params, info);
     let root = crate::inode::iget(sb.sb(), root_nid)?;
-    if !root.info()?.is_dir() {
-        pr_err!(
-            "({}): root inode {} is not a directory\n",
-            sb.sb().info().name(),
-            root_nid
-        );
-        return Err(vfs::efscorrupted());
-    }
     let info = sb.sb().info();
-    pr_info!(
-        "({}): mounted, {} extra devices, verity: {}\n",
-        info.name(),
+    if !root.info()?.is_dir() {
+        rerofs_err!(info, "root inode {} is not a directory", root_nid);
+        return Err(efscorrupted());
+    }
+    rerofs_info!(
+        info,
+        "mounted, {} extra devices, verity: {}",
         info.devices.len(),
         match info.trust {
             Trust::Unverified => "off",
@@ -643,34 +618,18 @@ pub(crate) fn fill_super(
 /// Checks a remount: rerofs's own options may be repeated but not changed (the
 /// devices, blob directory and trust were settled at mount). Options left out keep
 /// their values.
-pub(crate) fn reconfigure(sb: &SuperBlock, opts: &MountOptions<'_>) -> Result {
+pub(crate) fn reconfigure(sb: &SuperBlock, raw: &RawOptions<'_>) -> Result {
     let info = sb.info();
-    let same =
-        |given: Option<&CStr>, kept: &[u8]| given.map_or(true, |g| g.as_bytes_with_nul() == kept);
-    let mut changed = None;
-    if opts.verity_given() && opts.verity() != info.verity_opt {
-        changed = Some("verity=");
-    } else if !same(opts.digest(), &info.digest_opt) {
-        changed = Some("digest=");
-    } else if !same(opts.blobdir(), &info.blobdir_opt) {
-        changed = Some("blobdir=");
-    } else if opts.device_count() != 0
-        && (opts.device_count() != info.device_opts.len()
-            || (0..opts.device_count()).any(|i| {
-                !same(
-                    opts.device(i),
-                    info.device_opts.get(i).map_or(&[], |v| &v[..]),
-                )
-            }))
-    {
-        changed = Some("device=");
-    }
-    if let Some(what) = changed {
-        pr_err!(
-            "({}): remount cannot change {} (unmount and mount again)\n",
-            info.name(),
+    let refuse = |what: &str| {
+        rerofs_err!(
+            info,
+            "remount cannot change {} (unmount and mount again)",
             what
         );
+    };
+    let opts = Options::parse(raw, refuse)?;
+    if let Some(what) = info.opts.changed_by(&opts) {
+        refuse(what);
         return Err(EINVAL);
     }
     Ok(())
@@ -709,20 +668,5 @@ pub(crate) fn statfs(sb: &SuperBlock) -> StatFs {
 
 /// Appends rerofs's own options to `/proc/mounts`.
 pub(crate) fn show_options(sb: &SuperBlock, m: &mut SeqFile) {
-    if let Ok(dir) = CStr::from_bytes_with_nul(&sb.info().blobdir_opt) {
-        m.show_option(c_str!("blobdir"), dir);
-    }
-    for dev in sb.info().device_opts.iter() {
-        if let Ok(path) = CStr::from_bytes_with_nul(dev) {
-            m.show_option(c_str!("device"), path);
-        }
-    }
-    if let Ok(d) = CStr::from_bytes_with_nul(&sb.info().digest_opt) {
-        m.show_option(c_str!("digest"), d);
-    }
-    match sb.info().verity_opt {
-        VerityMode::Off => m.show_option(c_str!("verity"), c_str!("off")),
-        VerityMode::Require => m.show_option(c_str!("verity"), c_str!("require")),
-        VerityMode::On => {}
-    }
+    sb.info().opts.show(m);
 }

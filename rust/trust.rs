@@ -6,13 +6,19 @@
 //! `require_verity` module parameter. See "Trust model" in
 //! Documentation/filesystems/rerofs.rst.
 //!
-//! `sb.rs` reads the trailer and computes the digest; the decisions are here.
+//! `sb.rs` chooses and opens the files, reads the trailers and computes the
+//! digests; the decisions are here: which digest an image or a blob must have,
+//! and whether it does.
 
 use kernel::prelude::*;
 use kernel::str::{BStr, CStr};
 
+use crate::errno::{ebadmsg, efscorrupted};
+use crate::format::devtable::DeviceSlot;
 use crate::format::verity::{self as fv, DIGEST_SIZE};
-use crate::vfs::{self, MountOptions, VerityMode};
+use crate::options::{Options, VerityMode};
+use crate::report::{rerofs_err, rerofs_warn};
+use crate::{params, pkcs7};
 
 /// How trust in the image's contents was established.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -26,20 +32,6 @@ pub(crate) enum Trust {
     Digest,
     /// The embedded signature verifies with a key of the `.rerofs` keyring.
     Signature,
-}
-
-/// Parses a `digest=` value: `sha256:` and 64 lowercase hex digits.
-pub(crate) fn parse_digest_opt(v: &CStr, shown: &BStr) -> Result<[u8; DIGEST_SIZE]> {
-    v.as_bytes()
-        .strip_prefix(b"sha256:")
-        .and_then(fv::parse_hex_digest)
-        .ok_or_else(|| {
-            pr_err!(
-                "({}): digest= must be sha256: and 64 lowercase hex digits\n",
-                shown
-            );
-            EINVAL
-        })
 }
 
 /// What one mount requires: the `verity=` and `digest=` options, and the
@@ -56,25 +48,22 @@ pub(crate) struct Policy {
 impl Policy {
     /// The policy of a mount with `opts`; a malformed `digest=` or a combination
     /// that cannot be honoured is refused here.
-    pub(crate) fn new(opts: &MountOptions<'_>, shown: &BStr) -> Result<Self> {
+    pub(crate) fn new(opts: &Options, shown: &BStr) -> Result<Self> {
         let p = Policy {
-            mode: opts.verity(),
-            digest: opts
-                .digest()
-                .map(|d| parse_digest_opt(d, shown))
-                .transpose()?,
-            forced: vfs::require_verity(),
+            mode: opts.verity_mode(),
+            digest: opts.digest,
+            forced: params::require_verity(),
         };
         if p.mode == VerityMode::Off {
             if p.forced {
-                pr_err!(
-                    "({}): verity=off refused: the module parameter require_verity=1 requires verified images\n",
-                    shown
+                rerofs_err!(
+                    shown,
+                    "verity=off refused: the module parameter require_verity=1 requires verified images"
                 );
                 return Err(EPERM);
             }
             if p.digest.is_some() {
-                pr_err!("({}): digest= cannot be checked with verity=off\n", shown);
+                rerofs_err!(shown, "digest= cannot be checked with verity=off");
                 return Err(EINVAL);
             }
         }
@@ -110,16 +99,12 @@ impl Policy {
             self.requirement()
         };
         if let Some(why) = why {
-            pr_err!(
-                "({}): the image has no verity trees, refused ({})\n",
-                shown,
-                why
-            );
+            rerofs_err!(shown, "the image has no verity trees, refused ({})", why);
             return Err(EPERM);
         }
-        pr_warn!(
-            "({}): image has no verity trees: mounted UNVERIFIED (verity=require or require_verity=1 refuse such images)\n",
-            shown
+        rerofs_warn!(
+            shown,
+            "image has no verity trees: mounted UNVERIFIED (verity=require or require_verity=1 refuse such images)"
         );
         Ok(false)
     }
@@ -136,8 +121,8 @@ impl Policy {
     ) -> Result<Trust> {
         if let Some(want) = &self.digest {
             if want != digest {
-                pr_err!("({}): image digest does not match digest=\n", shown);
-                return Err(vfs::ebadmsg());
+                rerofs_err!(shown, "image digest does not match digest=");
+                return Err(ebadmsg());
             }
             return Ok(Trust::Digest);
         }
@@ -145,27 +130,62 @@ impl Policy {
             // The signed message says "this is a rerofs image", not "a file with
             // this content": an fs-verity file signature never verifies here.
             let msg = fv::signed_message(digest);
-            vfs::verify_pkcs7(&msg, sig).inspect_err(|e| {
-                pr_err!(
-                    "({}): the image signature does not verify with a key of the .rerofs keyring: {}\n",
+            pkcs7::verify(&msg, sig).inspect_err(|e| {
+                rerofs_err!(
                     shown,
-                    vfs::pkcs7_error_reason(*e)
+                    "the image signature does not verify with a key of the .rerofs keyring: {}",
+                    pkcs7::error_reason(*e)
                 );
             })?;
             return Ok(Trust::Signature);
         }
         if let Some(why) = self.requirement() {
-            pr_err!(
-                "({}): {}: no digest= given and the image is not signed\n",
+            rerofs_err!(
                 shown,
+                "{}: no digest= given and the image is not signed",
                 why
             );
             return Err(EPERM);
         }
-        pr_warn!(
-            "({}): no digest= and no signature: blocks are checked against the image's own root hash only\n",
-            shown
+        rerofs_warn!(
+            shown,
+            "no digest= and no signature: blocks are checked against the image's own root hash only"
         );
         Ok(Trust::SelfConsistent)
     }
+}
+
+/// The digest a data blob must have: its device slot's tag (read from the verified
+/// metadata blob), which names the blob by its fs-verity digest.
+pub(crate) fn slot_digest(slot: &DeviceSlot, i: u16, shown: &BStr) -> Result<[u8; DIGEST_SIZE]> {
+    fv::parse_hex_digest(slot.tag()).ok_or_else(|| {
+        rerofs_err!(
+            shown,
+            "device slot {}: tag {} is not a verity digest (64 lowercase hex digits)",
+            i,
+            BStr::from_bytes(slot.tag())
+        );
+        efscorrupted()
+    })
+}
+
+/// Checks that device `id` (at `path`), whose descriptor hashes to `digest`, is
+/// the blob its slot names (`want`, from [`slot_digest`]).
+pub(crate) fn check_blob_digest(
+    digest: &[u8; DIGEST_SIZE],
+    want: &[u8; DIGEST_SIZE],
+    id: u16,
+    path: &CStr,
+    shown: &BStr,
+) -> Result {
+    if digest != want {
+        rerofs_err!(
+            shown,
+            "device {} ({}): its verity digest is not the one its slot names",
+            id,
+            path
+        );
+        return Err(ebadmsg());
+    }
+    Ok(())
 }

@@ -18,9 +18,13 @@ use kernel::prelude::*;
 use kernel::str::BStr;
 use kernel::sync::Arc;
 
+use crate::crypto::sha256;
+use crate::errno::efscorrupted;
 use crate::format::verity::{hash_slot, Descriptor, Geometry, Hasher, DIGEST_SIZE, MAX_LEVELS};
 use crate::format::BLOCK_SIZE;
-use crate::vfs::{self, BackingFile, BlockCache, RateLimit};
+use crate::ratelimit::RateLimit;
+use crate::report::rerofs_err;
+use crate::vfs::{BackingFile, BlockCache};
 
 /// One block of bytes.
 type Block = [u8; BLOCK_SIZE];
@@ -41,7 +45,7 @@ impl Hasher for KernelSha {
     type Error = Error;
 
     fn sha256(&self, data: &[u8]) -> Result<[u8; DIGEST_SIZE]> {
-        vfs::sha256(data)
+        sha256(data)
     }
 }
 
@@ -63,7 +67,7 @@ pub(crate) struct Tree {
 impl Tree {
     /// The tree of a blob whose descriptor is `desc` (already trusted).
     pub(crate) fn new(desc: &Descriptor) -> Result<Self> {
-        let geo = Geometry::new(desc.data_size).map_err(|_| vfs::efscorrupted())?;
+        let geo = Geometry::new(desc.data_size).map_err(|_| efscorrupted())?;
         Ok(Self {
             geo,
             root: desc.root_hash,
@@ -146,14 +150,14 @@ impl Blob {
         let end = pos.checked_add(buf.len() as u64).ok_or(EINVAL)?;
         if end > tree.geo.data_size {
             if self.allow_message() {
-                pr_err!(
-                    "({}): blob {}: read beyond the verified data at byte {}\n",
+                rerofs_err!(
                     image,
+                    "blob {}: read beyond the verified data at byte {}",
                     self.id,
                     pos
                 );
             }
-            return Err(vfs::efscorrupted());
+            return Err(efscorrupted());
         }
         let bs = BLOCK_SIZE as u64;
         let mut done = 0usize;
@@ -200,7 +204,7 @@ impl Blob {
 
     /// Checks data block `blk` (its bytes: `data`) against the tree.
     fn verify(&self, image: &BStr, tree: &Tree, blk: u64, data: &[u8]) -> Result {
-        let mut want = vfs::sha256(data)?;
+        let mut want = sha256(data)?;
         let geo = &tree.geo;
         // Hash blocks read on the way up, checked against the level below but not
         // yet anchored: kept once the walk reaches a verified block or the root.
@@ -228,7 +232,7 @@ impl Blob {
                 failed_level = Some(level);
                 break;
             }
-            want = vfs::sha256(&hb[..])?;
+            want = sha256(&hb[..])?;
             if let Some(p) = pending.get_mut(level) {
                 *p = Some((tb, hb));
             }
@@ -240,19 +244,16 @@ impl Blob {
         if !anchored {
             if self.allow_message() {
                 match failed_level {
-                    Some(l) => pr_err!(
-                        "({}): blob {} block {}: hash mismatch at tree level {}\n",
+                    Some(l) => rerofs_err!(
                         image,
+                        "blob {} block {}: hash mismatch at tree level {}",
                         self.id,
                         blk,
                         l
                     ),
-                    None => pr_err!(
-                        "({}): blob {} block {}: root hash mismatch\n",
-                        image,
-                        self.id,
-                        blk
-                    ),
+                    None => {
+                        rerofs_err!(image, "blob {} block {}: root hash mismatch", self.id, blk)
+                    }
                 }
             }
             return Err(EIO);

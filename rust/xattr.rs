@@ -5,14 +5,17 @@
 
 use kernel::prelude::*;
 
+use crate::errno::enodata;
 use crate::format::xattr::{
     Entry, EntryHeader, InlineXattrs, LongPrefixTable, ENTRY_HEADER_SIZE, INDEX_LUSTRE,
     INDEX_TRUSTED,
 };
 use crate::format::{Error as FormatError, NAME_LEN};
-use crate::inode::{report, InodeInfo};
+use crate::inode::InodeInfo;
+use crate::report::format_error;
 use crate::sb::SbInfo;
-use crate::vfs::{self, Inode};
+use crate::vfs;
+use crate::Inode;
 
 /// Reads the inline xattr region of `ii` (empty when the inode has none).
 fn read_inline(sbi: &SbInfo, ii: &InodeInfo) -> Result<KVVec<u8>> {
@@ -30,7 +33,7 @@ fn read_shared(sbi: &SbInfo, id: u32, buf: &mut KVVec<u8>) -> Result {
     let pos = sbi.disk.shared_xattr_pos(id);
     let mut head = [0u8; ENTRY_HEADER_SIZE];
     sbi.read_meta(pos, &mut head, "shared xattr")?;
-    let h = EntryHeader::parse(&head).map_err(|e| report(sbi, u64::from(id), &e))?;
+    let h = EntryHeader::parse(&head).map_err(|e| format_error(sbi, u64::from(id), &e))?;
     *buf = KVVec::from_elem(0u8, h.unpadded_size(), GFP_KERNEL)?;
     sbi.read_meta(pos, buf, "shared xattr")
 }
@@ -50,7 +53,7 @@ fn copy_value(value: &[u8], out: Option<&mut [u8]>) -> Result<usize> {
 /// The long prefix table of the mount.
 fn long_prefixes(sbi: &SbInfo) -> Result<LongPrefixTable<'_>> {
     let (table, count) = &sbi.long_prefixes;
-    LongPrefixTable::parse(table, *count).map_err(|e| report(sbi, 0, &e))
+    LongPrefixTable::parse(table, *count).map_err(|e| format_error(sbi, 0, &e))
 }
 
 /// `getxattr` of short name index `index` and name suffix `name` (the part after
@@ -64,15 +67,15 @@ pub(crate) fn get(inode: &Inode, index: u8, name: &[u8], out: Option<&mut [u8]>)
     let nid = ii.disk.nid;
     let region = read_inline(sbi, ii)?;
     if region.is_empty() {
-        return Err(vfs::enodata());
+        return Err(enodata());
     }
-    let x = InlineXattrs::parse(&region).map_err(|e| report(sbi, nid, &e))?;
+    let x = InlineXattrs::parse(&region).map_err(|e| format_error(sbi, nid, &e))?;
     if sbi.disk.has_xattr_filter() && x.filter_excludes(index, name) {
-        return Err(vfs::enodata());
+        return Err(enodata());
     }
     let long = long_prefixes(sbi)?;
     for e in x.entries() {
-        let e = e.map_err(|e| report(sbi, nid, &e))?;
+        let e = e.map_err(|e| format_error(sbi, nid, &e))?;
         if e.matches_index(index, name, &long) {
             return copy_value(e.value, out);
         }
@@ -80,12 +83,12 @@ pub(crate) fn get(inode: &Inode, index: u8, name: &[u8], out: Option<&mut [u8]>)
     let mut buf = KVVec::new();
     for id in x.shared_ids() {
         read_shared(sbi, id, &mut buf)?;
-        let (e, _) = Entry::parse(&buf).map_err(|e| report(sbi, nid, &e))?;
+        let (e, _) = Entry::parse(&buf).map_err(|e| format_error(sbi, nid, &e))?;
         if e.matches_index(index, name, &long) {
             return copy_value(e.value, out);
         }
     }
-    Err(vfs::enodata())
+    Err(enodata())
 }
 
 /// Collects NUL-terminated names for `listxattr`.
@@ -126,16 +129,16 @@ pub(crate) fn list(inode: &Inode, out: Option<&mut [u8]>) -> Result<usize> {
     if region.is_empty() {
         return Ok(0);
     }
-    let x = InlineXattrs::parse(&region).map_err(|e| report(sbi, nid, &e))?;
+    let x = InlineXattrs::parse(&region).map_err(|e| format_error(sbi, nid, &e))?;
     let long = long_prefixes(sbi)?;
     let mut names = NameList { out, len: 0 };
     for e in x.entries() {
-        names.add(&e.map_err(|e| report(sbi, nid, &e))?, &long)?;
+        names.add(&e.map_err(|e| format_error(sbi, nid, &e))?, &long)?;
     }
     let mut buf = KVVec::new();
     for id in x.shared_ids() {
         read_shared(sbi, id, &mut buf)?;
-        let (e, _) = Entry::parse(&buf).map_err(|e: FormatError| report(sbi, nid, &e))?;
+        let (e, _) = Entry::parse(&buf).map_err(|e: FormatError| format_error(sbi, nid, &e))?;
         names.add(&e, &long)?;
     }
     Ok(names.len)

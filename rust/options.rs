@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rerofs's mount options, read once from the C option block into an owned value
+//! at the start of `fill_super` (and of a remount), kept in the mount's
+//! [`crate::sb::SbInfo`] for `show_options` and remounts.
+
+use kernel::c_str;
+use kernel::prelude::*;
+use kernel::str::{CStr, CString};
+
+use crate::format::verity::{self as fv, DIGEST_SIZE};
+use crate::vfs::{self, RawOptions, SeqFile};
+
+/// The `verity=` mount option.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VerityMode {
+    /// Verify when the image has trees (the default).
+    On,
+    /// Never verify.
+    Off,
+    /// Refuse images without trees or without established trust.
+    Require,
+}
+
+/// The mount options, validated.
+pub(crate) struct Options {
+    /// The `device=` paths, in slot order.
+    pub(crate) devices: KVec<CString>,
+    /// The `blobdir=` directory.
+    pub(crate) blobdir: Option<CString>,
+    /// The `digest=` value: the expected image digest.
+    pub(crate) digest: Option<[u8; DIGEST_SIZE]>,
+    /// The `verity=` mode, if given.
+    pub(crate) verity: Option<VerityMode>,
+}
+
+/// Parses a `digest=` value: `sha256:` and 64 lowercase hex digits.
+fn parse_digest(v: &CStr) -> Option<[u8; DIGEST_SIZE]> {
+    v.as_bytes()
+        .strip_prefix(b"sha256:")
+        .and_then(fv::parse_hex_digest)
+}
+
+impl Options {
+    /// Reads every option once from `raw`. A malformed one is refused with
+    /// `EINVAL` after `malformed` is told its name (`"digest="`).
+    pub(crate) fn parse(
+        raw: &RawOptions<'_>,
+        malformed: impl FnOnce(&'static str),
+    ) -> Result<Self> {
+        let count = raw.device_count();
+        let mut devices = KVec::with_capacity(count, GFP_KERNEL)?;
+        for i in 0..count {
+            let path = raw.device(i).ok_or(EINVAL)?;
+            devices.push(CString::try_from(path)?, GFP_KERNEL)?;
+        }
+        let blobdir = raw.blobdir().map(CString::try_from).transpose()?;
+        let digest = match raw.digest() {
+            None => None,
+            Some(d) => match parse_digest(d) {
+                Some(d) => Some(d),
+                None => {
+                    malformed("digest=");
+                    return Err(EINVAL);
+                }
+            },
+        };
+        let verity = raw.verity().map(|v| match v {
+            vfs::VERITY_OFF => VerityMode::Off,
+            vfs::VERITY_REQUIRE => VerityMode::Require,
+            _ => VerityMode::On,
+        });
+        Ok(Self {
+            devices,
+            blobdir,
+            digest,
+            verity,
+        })
+    }
+
+    /// The `verity=` mode (`on` when not given).
+    pub(crate) fn verity_mode(&self) -> VerityMode {
+        self.verity.unwrap_or(VerityMode::On)
+    }
+
+    /// Which option of a remount's `new` options changes one of these (options
+    /// left out keep their values; repeating one is fine).
+    pub(crate) fn changed_by(&self, new: &Options) -> Option<&'static str> {
+        let same = |given: &Option<CString>, kept: &Option<CString>| match (given, kept) {
+            (None, _) => true,
+            (Some(g), Some(k)) => g.as_bytes() == k.as_bytes(),
+            (Some(_), None) => false,
+        };
+        if new.verity.is_some_and(|v| v != self.verity_mode()) {
+            Some("verity=")
+        } else if new.digest.is_some() && new.digest != self.digest {
+            Some("digest=")
+        } else if !same(&new.blobdir, &self.blobdir) {
+            Some("blobdir=")
+        } else if !new.devices.is_empty()
+            && (new.devices.len() != self.devices.len()
+                || new
+                    .devices
+                    .iter()
+                    .zip(self.devices.iter())
+                    .any(|(g, k)| g.as_bytes() != k.as_bytes()))
+        {
+            Some("device=")
+        } else {
+            None
+        }
+    }
+
+    /// Appends the options to `/proc/mounts` as they were given.
+    pub(crate) fn show(&self, m: &mut SeqFile) {
+        if let Some(dir) = &self.blobdir {
+            m.show_option(c_str!("blobdir"), dir);
+        }
+        for dev in self.devices.iter() {
+            m.show_option(c_str!("device"), dev);
+        }
+        if let Some(d) = &self.digest {
+            // `sha256:`, 64 hex digits and the NUL.
+            let mut text = [0u8; 7 + 2 * DIGEST_SIZE + 1];
+            let (prefix, rest) = text.split_at_mut(7);
+            prefix.copy_from_slice(b"sha256:");
+            for (pair, byte) in rest.chunks_exact_mut(2).zip(d.iter()) {
+                if let [hi, lo] = pair {
+                    *hi = hex_digit(byte >> 4);
+                    *lo = hex_digit(byte & 0xf);
+                }
+            }
+            if let Ok(text) = CStr::from_bytes_with_nul(&text) {
+                m.show_option(c_str!("digest"), text);
+            }
+        }
+        match self.verity {
+            Some(VerityMode::Off) => m.show_option(c_str!("verity"), c_str!("off")),
+            Some(VerityMode::Require) => m.show_option(c_str!("verity"), c_str!("require")),
+            Some(VerityMode::On) | None => {}
+        }
+    }
+}
+
+/// The lowercase hex digit of `n` (below 16).
+fn hex_digit(n: u8) -> u8 {
+    match n {
+        0..=9 => b'0' + n,
+        _ => b'a' + (n - 10),
+    }
+}

@@ -1,0 +1,326 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Guest side of bench/read.sh, run by bench/guest-read.sh as `python3 -I -S`.
+
+One process does every measurement (a python start costs seconds in the guest):
+it mounts every contender at once, then for each repetition runs each workload
+on each contender in turn (the contenders' order rotates from one repetition to
+the next), dropping the guest's caches before every cold run. It prints
+progress lines starting with "# " and, last, one line "RESULT <json>" with every
+sample, which bench/report.py turns into the table and the JSON file.
+
+Usage: guest-bench.py DISK REPS RAND_OPS SHA_MIB
+  DISK      the mounted ext4 disk bench/read.sh made (images, blobs, digests)
+"""
+
+import ctypes
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+DISK, REPS, RAND_OPS, SHA_MIB = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ROOT = "/tmp/bench"
+MS_RDONLY = 1
+LIBC = ctypes.CDLL(None, use_errno=True)
+CONTENDERS = ["rerofs-off", "rerofs-on", "erofs-loop", "erofs-file", "erofs-dmverity", "erofs-fsverity"]
+T_START = time.monotonic()
+
+
+def log(msg):
+    print("# [%6.1f s] %s" % (time.monotonic() - T_START, msg), flush=True)
+
+
+def run(*argv):
+    return subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+
+
+def mount(src, dst, fstype, data=None):
+    os.makedirs(dst, exist_ok=True)
+    d = data.encode() if data else None
+    if LIBC.mount(src.encode(), dst.encode(), fstype.encode(), MS_RDONLY, d):
+        e = ctypes.get_errno()
+        raise SystemExit("mount %s on %s (%s, %s): %s" % (src, dst, fstype, data, os.strerror(e)))
+
+
+def umount(dst):
+    if LIBC.umount2(dst.encode(), 0):
+        e = ctypes.get_errno()
+        raise SystemExit("umount %s: %s" % (dst, os.strerror(e)))
+
+
+def drop_caches():
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def meminfo(key):
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise SystemExit("no %s in /proc/meminfo" % key)
+
+
+def read_text(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def losetup(path):
+    return run("losetup", "-r", "-f", "--show", path)
+
+
+def enable_fsverity(path):
+    """FS_IOC_ENABLE_VERITY (SHA-256, 4 KiB blocks): the kernel hashes the file."""
+    import fcntl
+    import struct
+    arg = struct.pack("<IIIIQII", 1, 1, 4096, 0, 0, 0, 0) + bytes(8 + 88)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.ioctl(fd, 0x40806685, arg)
+    finally:
+        os.close(fd)
+
+
+def read_all(path):
+    n = 0
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                return n
+            n += len(b)
+
+
+def sources():
+    """Mount arguments of each contender: the main image and the 1,000-blob one."""
+    blobs, blobs1k = DISK + "/blobs", DISK + "/blobs1k"
+    dig, dig1k = read_text(DISK + "/meta.digest"), read_text(DISK + "/meta1k.digest")
+    dev = {}
+    for img in ("erofs", "erofs1k"):
+        dev[img] = losetup("%s/%s.img" % (DISK, img))
+        data = losetup("%s/%s.img" % (DISK, img))
+        hashes = losetup("%s/%s.verity" % (DISK, img))
+        run("veritysetup", "open", data, "bench-" + img, hashes, read_text("%s/%s.roothash" % (DISK, img)))
+    return {
+        "rerofs-off": [(DISK + "/meta.img", "rerofs", "verity=off,blobdir=" + blobs),
+                       (DISK + "/meta1k.img", "rerofs", "verity=off,blobdir=" + blobs1k)],
+        "rerofs-on": [(DISK + "/meta.img", "rerofs", "blobdir=%s,digest=%s" % (blobs, dig)),
+                      (DISK + "/meta1k.img", "rerofs", "blobdir=%s,digest=%s" % (blobs1k, dig1k))],
+        "erofs-loop": [(dev["erofs"], "erofs", None), (dev["erofs1k"], "erofs", None)],
+        "erofs-file": [(DISK + "/erofs.img", "erofs", None), (DISK + "/erofs1k.img", "erofs", None)],
+        "erofs-dmverity": [("/dev/mapper/bench-erofs", "erofs", None),
+                           ("/dev/mapper/bench-erofs1k", "erofs", None)],
+        "erofs-fsverity": [(DISK + "/erofs-fsv.img", "erofs", None),
+                           (DISK + "/erofs1k-fsv.img", "erofs", None)],
+    }
+
+
+def files_under(top):
+    out = []
+    for d, _, fs in os.walk(top):
+        out += [os.path.join(d, f) for f in fs]
+    out.sort()
+    return out
+
+
+# Workloads. Each takes the contender's mount point and returns (seconds, amount)
+# where amount is bytes for MB/s figures and operations for ops/s figures.
+
+def w_seq(mnt, plan):
+    t0 = time.monotonic()
+    n = sum(read_all(mnt + "/" + p) for p in plan["big"])
+    return time.monotonic() - t0, n
+
+
+def w_rand(mnt, plan):
+    t0 = time.monotonic()
+    fds = {}
+    try:
+        for p in plan["big"]:
+            fd = os.open(mnt + "/" + p, os.O_RDONLY)
+            fds[p] = fd
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        for p, off in plan["rand"]:
+            if len(os.pread(fds[p], 4096, off)) != 4096:
+                raise SystemExit("short pread of %s at %d" % (p, off))
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    return time.monotonic() - t0, len(plan["rand"])
+
+
+def w_tree_read(mnt, _plan):
+    # `find` + read every file: the walk is part of the measurement.
+    t0 = time.monotonic()
+    n = 0
+    for d, _, fs in os.walk(mnt + "/tree"):
+        for f in fs:
+            read_all(os.path.join(d, f))
+            n += 1
+    return time.monotonic() - t0, n
+
+
+def w_tree_stat(mnt, _plan):
+    t0 = time.monotonic()
+    n = 0
+    for d, ds, fs in os.walk(mnt + "/tree"):
+        for f in fs + ds:
+            os.lstat(os.path.join(d, f))
+            n += 1
+    return time.monotonic() - t0, n
+
+
+def sha256_rates():
+    """Raw SHA-256 throughput in this boot: the kernel's (building an fs-verity
+    tree over a cached file, FS_IOC_ENABLE_VERITY: every 4 KiB block hashed by
+    the kernel's sha256 driver, plus the tree levels, 1/128 more) and OpenSSL's
+    through hashlib (per 4 KiB block and in 1 MiB updates)."""
+    path = DISK + "/sha.bin"
+    size = os.stat(path).st_size
+    read_all(path)
+    t0 = time.monotonic()
+    enable_fsverity(path)
+    kernel = size / (time.monotonic() - t0) / 1e6
+    block = os.urandom(4096)
+    n = max(1, (SHA_MIB << 20) // 4096 // 4)
+    t0 = time.monotonic()
+    for _ in range(n):
+        hashlib.sha256(block).digest()
+    per_block = n * 4096 / (time.monotonic() - t0) / 1e6
+    chunk = os.urandom(1 << 20)
+    h = hashlib.sha256()
+    t0 = time.monotonic()
+    for _ in range(max(1, SHA_MIB // 4)):
+        h.update(chunk)
+    bulk = max(1, SHA_MIB // 4) * (1 << 20) / (time.monotonic() - t0) / 1e6
+    return {"kernel_fsverity_enable_MBps": round(kernel, 2), "kernel_bytes": size,
+            "hashlib_4k_MBps": round(per_block, 2), "hashlib_1m_MBps": round(bulk, 2),
+            "hashlib_impl": getattr(hashlib.sha256, "__name__", "?")}
+
+
+def sha256_driver():
+    best = None
+    entry = {}
+    with open("/proc/crypto") as f:
+        for line in f.read().split("\n") + [""]:
+            if not line.strip():
+                if entry.get("name") == "sha256" and entry.get("type") == "shash":
+                    if best is None or int(entry["priority"]) > int(best["priority"]):
+                        best = entry
+                entry = {}
+                continue
+            k, _, v = line.partition(":")
+            entry[k.strip()] = v.strip()
+    return best["driver"] if best else "?"
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "?"
+
+
+def tree_sums(mnt):
+    out = {}
+    for p in files_under(mnt):
+        with open(p, "rb") as f:
+            out[os.path.relpath(p, mnt)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def main():
+    info = {"kernel": os.uname().release, "cpus": os.cpu_count(), "cpu_model": cpu_model(),
+            "sha256_driver": sha256_driver(), "reps": REPS, "mem_total": meminfo("MemTotal")}
+    log("guest: %s, %d CPUs, %s; sha256 driver %s" % (info["kernel"], info["cpus"], info["cpu_model"],
+                                                      info["sha256_driver"]))
+    for img in ("erofs-fsv.img", "erofs1k-fsv.img"):
+        enable_fsverity(DISK + "/" + img)
+    log("fs-verity enabled on the erofs-fsverity images")
+    info["sha256"] = sha256_rates()
+    log("sha256: %s" % info["sha256"])
+    src = sources()
+    for c in CONTENDERS:
+        s, t, d = src[c][0]
+        mount(s, "%s/%s" % (ROOT, c), t, d)
+    log("all contenders mounted")
+    ref = ROOT + "/erofs-file"
+    big = [os.path.relpath(p, ref) for p in files_under(ref + "/big")]
+    sizes = {p: os.stat(ref + "/" + p).st_size for p in big}
+    rng = random.Random(1)
+    weights = [sizes[p] // 4096 for p in big]
+    rand = []
+    for p in rng.choices(big, weights=weights, k=RAND_OPS):
+        rand.append((p, rng.randrange(sizes[p] // 4096) * 4096))
+    plan = {"big": big, "rand": rand}
+    info["big_bytes"] = sum(sizes.values())
+    info["tree_files"] = sum(len(fs) for _, _, fs in os.walk(ref + "/tree"))
+    info["rand_ops"] = RAND_OPS
+    info["mount_blobs"] = len(os.listdir(DISK + "/blobs1k"))
+    log("%d big files, %d bytes; %d tree files; %d random preads; %d blobs in the mount image"
+        % (len(big), info["big_bytes"], info["tree_files"], RAND_OPS, info["mount_blobs"]))
+
+    samples = {}  # workload -> contender -> [(seconds, amount)]
+
+    def add(w, c, s):
+        samples.setdefault(w, {}).setdefault(c, []).append(s)
+
+    for rep in range(REPS):
+        order = CONTENDERS[rep % len(CONTENDERS):] + CONTENDERS[:rep % len(CONTENDERS)]
+        for c in order:  # cold, then warm sequential read; page cache taken by the cold one
+            mnt = "%s/%s" % (ROOT, c)
+            drop_caches()
+            before = meminfo("Cached")
+            s = w_seq(mnt, plan)
+            cached = meminfo("Cached") - before
+            add("seq-cold", c, s)
+            add("pagecache", c, (1.0, cached))
+            add("seq-warm", c, w_seq(mnt, plan))
+            log("rep %d %s seq: cold %.2f s, warm %.2f s, +%d MiB cached"
+                % (rep, c, s[0], samples["seq-warm"][c][-1][0], cached >> 20))
+        for name, fn in (("rand-4k", w_rand), ("tree-read", w_tree_read), ("tree-stat", w_tree_stat)):
+            for c in order:
+                drop_caches()
+                s = fn("%s/%s" % (ROOT, c), plan)
+                add(name, c, s)
+                log("rep %d %s %s: %.2f s" % (rep, c, name, s[0]))
+        for c in order:
+            s, t, d = src[c][1]
+            mnt = "%s/m1k-%s" % (ROOT, c)
+            os.makedirs(mnt, exist_ok=True)
+            drop_caches()
+            t0 = time.monotonic()
+            mount(s, mnt, t, d)
+            umount(mnt)
+            add("mount-1k", c, (time.monotonic() - t0, 1))
+            log("rep %d %s mount+umount: %.3f s" % (rep, c, samples["mount-1k"][c][-1][0]))
+
+    # rerofs shows the same files with the same bytes as the C driver (whose
+    # contenders all read the one mkfs.erofs image).
+    want = tree_sums(ref)
+    for c in ("rerofs-off", "rerofs-on"):
+        if tree_sums("%s/%s" % (ROOT, c)) != want:
+            raise SystemExit("contents of %s differ from erofs-file" % c)
+    s, t, d = src["rerofs-on"][1]
+    mount(s, ROOT + "/m1k-check", t, d)
+    got = len(os.listdir(ROOT + "/m1k-check"))
+    umount(ROOT + "/m1k-check")
+    if got != info["mount_blobs"]:
+        raise SystemExit("the 1,000-blob image shows %d files, not %d" % (got, info["mount_blobs"]))
+    log("contents: rerofs-off == rerofs-on == erofs-file (%d files)" % len(want))
+    for c in CONTENDERS:
+        umount("%s/%s" % (ROOT, c))
+    for img in ("erofs", "erofs1k"):
+        run("veritysetup", "close", "bench-" + img)
+    run("losetup", "-D")
+    info["guest_seconds"] = round(time.monotonic() - T_START, 1)
+    print("RESULT " + json.dumps({"info": info, "samples": samples}), flush=True)
+
+
+main()

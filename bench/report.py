@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Host side of bench/read.sh: turns the guest's RESULT line into the table of
+medians (with ratios to each C-driver contender) and the JSON file.
+
+Usage: report.py GUEST_OUTPUT OUT_DIR KIND
+"""
+
+import datetime
+import json
+import os
+import statistics
+import sys
+
+C_DRIVER = ["erofs-loop", "erofs-file", "erofs-dmverity", "erofs-fsverity"]
+# workload -> (unit, scale of amount/seconds, what the figure is)
+UNITS = {
+    "seq-cold": ("MB/s", 1e-6),
+    "seq-warm": ("MB/s", 1e-6),
+    "rand-4k": ("ops/s", 1.0),
+    "tree-read": ("files/s", 1.0),
+    "tree-stat": ("ops/s", 1.0),
+    "mount-1k": ("ops/s", 1.0),
+    "pagecache": ("MiB", 1.0 / (1 << 20)),
+}
+
+
+def main():
+    guest, out_dir, kind = sys.argv[1], sys.argv[2], sys.argv[3]
+    result = None
+    with open(guest) as f:
+        for line in f:
+            if line.startswith("RESULT "):
+                result = json.loads(line[len("RESULT "):])
+    if result is None:
+        raise SystemExit("report.py: no RESULT line in %s" % guest)
+    info, samples = result["info"], result["samples"]
+    medians = {}
+    for w, per in samples.items():
+        unit, scale = UNITS[w]
+        medians[w] = {}
+        for c, runs in per.items():
+            # The figure of each run, then the median of the figures.
+            medians[w][c] = statistics.median(a / s * scale for s, a in runs)
+    s = info["sha256"]
+    print("# guest: %s, %d CPUs, %s, %d MiB; %d repetition(s), %s"
+          % (info["kernel"], info["cpus"], info["cpu_model"], info["mem_total"] >> 20, info["reps"], kind))
+    print("# sha256 driver %s: kernel %.1f MB/s (fs-verity enable of %d MiB, cached), "
+          "OpenSSL (hashlib) %.1f MB/s per 4 KiB, %.1f MB/s in 1 MiB updates"
+          % (info["sha256_driver"], s["kernel_fsverity_enable_MBps"], s["kernel_bytes"] >> 20,
+             s["hashlib_4k_MBps"], s["hashlib_1m_MBps"]))
+    print("# %d MiB of large files, %d tree files, %d random preads, %d blobs in the mount image; "
+          "ratios: the row's median / the column's (pagecache: lower is better)"
+          % (info["big_bytes"] >> 20, info["tree_files"], info["rand_ops"], info["mount_blobs"]))
+    head = "%-10s %-15s %12s %-7s" % ("workload", "contender", "median", "unit")
+    head += "".join(" %9s" % ("/" + c.split("-", 1)[1]) for c in C_DRIVER)
+    print(head)
+    order = ["seq-cold", "seq-warm", "rand-4k", "tree-read", "tree-stat", "mount-1k", "pagecache"]
+    for w in order:
+        unit = UNITS[w][0]
+        for c, v in medians[w].items():
+            row = "%-10s %-15s %12.1f %-7s" % (w, c, v, unit)
+            for ref in C_DRIVER:
+                r = medians[w].get(ref)
+                row += " %9s" % ("%.2f" % (v / r) if r else "-")
+            print(row)
+    on, off = medians["seq-cold"]["rerofs-on"], medians["seq-cold"]["rerofs-off"]
+    # Time per byte of verity=on beyond verity=off, against the time hashing takes.
+    extra = 1 / on - 1 / off
+    hashing = 1 / s["kernel_fsverity_enable_MBps"]
+    print("# seq-cold: verity=on costs %.3f s/MB over verity=off; hashing alone (kernel) takes %.3f s/MB"
+          % (extra, hashing))
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    os.makedirs(out_dir, exist_ok=True)
+    doc = {"kind": kind, "time": stamp, "info": info, "units": {w: UNITS[w][0] for w in UNITS},
+           "medians": medians, "samples": samples}
+    path = os.path.join(out_dir, "read-%s-%s.json" % (kind, stamp))
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    latest = os.path.join(out_dir, "read-%s.json" % kind)
+    with open(latest, "w") as f:
+        json.dump(doc, f, indent=1)
+    print("# written: %s (and %s)" % (path, latest))
+
+
+main()

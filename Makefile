@@ -36,8 +36,8 @@ install: tools
 	ln -sf rerofs $(DESTDIR)/usr/local/bin/fsck.rerofs
 
 # Benchmarks (not timed tests): rerofs mkfs vs mkfs.erofs on the kernel source
-# tree, and cold-cache reads in the guest: rerofs verity off/on vs C EROFS on a
-# loop device, on dm-verity, and file-backed on an fs-verity file (1 GiB).
+# tree, and reads in the guest: rerofs verity off/on vs C EROFS on a
+# loop device, file-backed, on dm-verity and file-backed on an fs-verity file.
 bench: tools module
 	@bash bench/mkfs.sh
 	@bash bench/read.sh

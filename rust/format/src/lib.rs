@@ -21,6 +21,7 @@ pub mod dir;
 pub mod encrypt;
 pub mod error;
 pub mod inode;
+pub mod map;
 pub mod superblock;
 pub mod verity;
 pub mod xattr;

@@ -13,6 +13,7 @@ use common::{mkfs, scratch, small_tree, Image, Rng};
 use rerofs_format::devtable::{map_dev, DeviceSlot};
 use rerofs_format::dir::DirBlock;
 use rerofs_format::inode::{parse_chunk_entry, ChunkAddr, ChunkInfo, Inode};
+use rerofs_format::map::{map, MapContext};
 use rerofs_format::superblock::{checksum, SuperBlock};
 use rerofs_format::xattr::{
     parse_long_prefix_at, Entry, InlineXattrs, LongPrefixTable, NoLongPrefixes,
@@ -41,6 +42,31 @@ fn parse_everything(blk: &[u8], sb: &SuperBlock, rng: &mut Rng) {
             let _ = ino.map_chunked(rng.below(64), ChunkAddr::Hole);
             let _ = ino.map_flat(rng.next(), rng.below(1 << 10), rng.next() as u32);
             let _ = ino.rdev();
+            // The extent mapper, with the mutated block as the metadata it reads.
+            let ctx = MapContext::<DeviceSlot> {
+                image_blocks: rng.next() as u32,
+                device_id_mask: rng.next() as u16,
+                flat: rng.below(2) == 0,
+                slots: &[],
+            };
+            let mut pos = rng.below(ino.size.max(1));
+            for _ in 0..4 {
+                let ipos = rng.below(blk.len() as u64);
+                match map(
+                    &mut &blk[..],
+                    &ctx,
+                    &ino,
+                    ipos,
+                    pos,
+                    rng.next() >> rng.below(64),
+                ) {
+                    Ok(Some(e)) => {
+                        assert!(e.start == pos && e.len >= 1 && e.end() <= ino.size);
+                        pos = e.end();
+                    }
+                    _ => break,
+                }
+            }
         }
     }
     if let Ok(d) = DirBlock::new(blk) {

@@ -5,13 +5,14 @@
 use crate::crypt::{decrypt_units, unwrap, ChunkKey, Key32};
 use crate::util::fe;
 use anyhow::{anyhow, bail, Context, Result};
-use rerofs_format::devtable::{map_dev, DeviceSlot};
+use rerofs_format::devtable::DeviceSlot;
 use rerofs_format::dir::DirBlock;
 use rerofs_format::encrypt::{
     DevRecord, Entry as KeyEntry, Header, KeyCheck, DEVREC_SIZE, ENTRY_SIZE,
     INCOMPAT_RERO_ENCRYPTED, MAP_ENTRY_SIZE, NO_ENTRY,
 };
-use rerofs_format::inode::{parse_chunk_entry, ChunkAddr, Inode, Layout, Mapping};
+use rerofs_format::inode::{Inode, Layout};
+use rerofs_format::map::{Extent, MapContext, Place};
 use rerofs_format::superblock::SuperBlock;
 use rerofs_format::verity::{parse_hex_digest, Descriptor, Geometry, COMPAT_RERO_VERITY};
 use rerofs_format::xattr::{prefix_of, Entry, InlineXattrs};
@@ -288,6 +289,19 @@ impl Image {
         })
     }
 
+    /// Maps file bytes `pos..pos + len` of inode `i` (at byte `ipos`) with the
+    /// format crate's mapper: the longest contiguous run from `pos`, `None` at EOF.
+    pub fn map(&self, i: &Inode, ipos: u64, pos: u64, len: u64) -> Result<Option<Extent>> {
+        let ctx = MapContext {
+            image_blocks: self.sb.blocks,
+            device_id_mask: self.sb.device_id_mask(),
+            flat: false,
+            slots: &self.slots,
+        };
+        rerofs_format::map::map(&mut &self.meta[..], &ctx, i, ipos, pos, len)
+            .map_err(|e| anyhow!("inode {} at file offset {pos}: {e}", i.nid))
+    }
+
     /// Reads the whole data of an inode, calling `f` with each piece in order.
     /// Returns the number of chunk references and the mapped (device, block) of
     /// each chunk (for dedup statistics).
@@ -298,70 +312,51 @@ impl Image {
         mut f: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<Vec<(u16, u64)>> {
         let mut refs = Vec::new();
-        let nblocks = i.nblocks();
-        let mut buf = vec![0u8; BLOCK_SIZE];
-        match i.layout {
-            Layout::FlatPlain | Layout::FlatInline => {
-                for b in 0..nblocks {
-                    match i
-                        .map_flat(ipos, b, self.sb.blocks)
-                        .map_err(|e| anyhow!("inode {} block {b}: {e}", i.nid))?
-                    {
-                        Some(Mapping::Block { blk, len }) => {
-                            f(self.meta_at(u64::from(blk) * BS64, len, "data block")?)?;
-                        }
-                        Some(Mapping::Inline { pos, len }) => {
-                            f(self.meta_at(pos, len, "inline data")?)?
-                        }
-                        None => break,
+        // Chunk-based files one chunk at a time: a reference per chunk, and an
+        // encrypted chunk is decrypted whole. Flat files in one run (plus the tail).
+        let (step, chunked) = match i.layout {
+            Layout::ChunkBased(info) => (info.chunk_size(), true),
+            Layout::FlatPlain | Layout::FlatInline => (u64::MAX, false),
+        };
+        let zeros = vec![0u8; BLOCK_SIZE];
+        let mut pos = 0;
+        while let Some(e) = self.map(i, ipos, pos, step - pos % step)? {
+            let len = usize::try_from(e.len)
+                .map_err(|_| anyhow!("inode {}: extent of {} bytes", i.nid, e.len))?;
+            match e.place {
+                Place::Hole => {
+                    let mut left = len;
+                    while left > 0 {
+                        let n = left.min(BLOCK_SIZE);
+                        f(&zeros[..n])?;
+                        left -= n;
                     }
                 }
-            }
-            Layout::ChunkBased(info) => {
-                let mask = self.sb.device_id_mask();
-                let flat = false;
-                let nchunks = i.chunk_count().map_err(fe)?;
-                let per = info.chunk_blocks();
-                for c in 0..nchunks {
-                    let epos = i
-                        .chunk_entry_pos(ipos, c)
-                        .map_err(|e| anyhow!("inode {} chunk {c}: {e}", i.nid))?;
-                    let ebuf = self.meta_at(epos, info.entry_size(), "chunk entry")?;
-                    let addr = parse_chunk_entry(ebuf, &info, mask)
-                        .map_err(|e| anyhow!("inode {} chunk {c} at offset {epos}: {e}", i.nid))?;
-                    let first = c * per;
-                    let last = std::cmp::min(first + per, nblocks);
-                    let bytes =
-                        std::cmp::min(i.size - first * BS64, (last - first) * BS64) as usize;
-                    match addr {
-                        ChunkAddr::Hole => {
-                            buf.fill(0);
-                            let mut left = bytes;
-                            while left > 0 {
-                                let n = left.min(BLOCK_SIZE);
-                                f(&buf[..n])?;
-                                left -= n;
-                            }
-                        }
-                        ChunkAddr::Mapped { device_id, blk } => {
-                            let d = map_dev(device_id, blk, flat, &self.slots).map_err(|e| {
-                                anyhow!("inode {} chunk {c} at offset {epos}: {e}", i.nid)
-                            })?;
-                            refs.push((d.device, d.blk));
-                            let mut data = vec![0u8; bytes];
-                            let r = if self.enc.is_some() {
-                                self.read_encrypted(d.device, d.blk, &mut data)
-                            } else {
-                                self.read_dev(d.device, d.blk, &mut data)
-                            };
-                            r.with_context(|| {
-                                format!("inode {} chunk {c} (entry at offset {epos})", i.nid)
-                            })?;
-                            f(&data)?;
-                        }
-                    }
+                Place::Inline { pos: at } => f(self.meta_at(at, len, "inline data")?)?,
+                Place::Device { device: 0, pos: at } if !chunked => {
+                    f(self.meta_at(at, len, "data block")?)?
+                }
+                Place::Device { device, pos: at } => {
+                    // Chunk-based: `at` is a chunk start, so block aligned.
+                    let blk = at / BS64;
+                    refs.push((device, blk));
+                    let mut data = vec![0u8; len];
+                    let r = if self.enc.is_some() {
+                        self.read_encrypted(device, blk, &mut data)
+                    } else {
+                        self.read_dev(device, blk, &mut data)
+                    };
+                    r.with_context(|| {
+                        format!(
+                            "inode {} chunk {} (device {device}, block {blk})",
+                            i.nid,
+                            pos / step
+                        )
+                    })?;
+                    f(&data)?;
                 }
             }
+            pos = e.end();
         }
         Ok(refs)
     }

@@ -7,6 +7,7 @@ use crate::util::hex;
 use crate::verity::{fmt_digest, Sha256Hasher};
 use anyhow::Result;
 use rerofs_format::inode::Layout;
+use rerofs_format::map::Place;
 use rerofs_format::superblock::INCOMPAT_NAMES;
 use rerofs_format::verity::{Descriptor, Geometry, COMPAT_RERO_VERITY};
 use rerofs_format::BLOCK_SIZE;
@@ -120,22 +121,14 @@ pub fn run(a: &InspectArgs) -> Result<()> {
             ),
         };
         if let Layout::ChunkBased(info) = i.layout {
-            let mask = sb.device_id_mask();
-            if let Ok(n) = i.chunk_count() {
-                for c in 0..n {
-                    let Ok(p) = i.chunk_entry_pos(ipos, c) else {
-                        break;
-                    };
-                    let Some(e) = img.meta.get(p as usize..p as usize + info.entry_size()) else {
-                        break;
-                    };
-                    if let Ok(rerofs_format::inode::ChunkAddr::Mapped { device_id, blk }) =
-                        rerofs_format::inode::parse_chunk_entry(e, &info, mask)
-                    {
-                        refs_total += 1;
-                        unique.insert((device_id, blk.into()), ());
-                    }
+            // Every chunk that has data, as the mapper resolves it.
+            let mut pos = 0;
+            while let Ok(Some(e)) = img.map(&i, ipos, pos, info.chunk_size()) {
+                if let Place::Device { device, pos: at } = e.place {
+                    refs_total += 1;
+                    unique.insert((device, at / BLOCK_SIZE as u64), ());
                 }
+                pos = e.end();
             }
         }
         inodes.push(json!({

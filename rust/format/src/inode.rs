@@ -499,10 +499,11 @@ impl Inode {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sb() -> SuperBlock {
+    /// A superblock for tests (also of the extent mapper).
+    pub(crate) fn sb() -> SuperBlock {
         SuperBlock {
             feature_compat: 0,
             feature_incompat: 0,

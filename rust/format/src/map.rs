@@ -250,32 +250,9 @@ mod tests {
     use super::*;
     use crate::devtable::DeviceSlot;
     use crate::inode::{CHUNK_FORMAT_INDEXES, S_IFREG};
-    use crate::superblock::SuperBlock;
     use crate::NULL_ADDR;
 
     const BS: u64 = BLOCK_SIZE as u64;
-
-    fn sb() -> SuperBlock {
-        SuperBlock {
-            feature_compat: 0,
-            feature_incompat: 0,
-            root_nid: 0,
-            inos: 1,
-            build_time: 0,
-            build_time_nsec: 0,
-            blocks: 100,
-            meta_blkaddr: 1,
-            xattr_blkaddr: 0,
-            uuid: [0; 16],
-            volume_name: [0; 16],
-            extra_devices: 0,
-            devt_slotoff: 0,
-            xattr_prefix_count: 0,
-            xattr_prefix_start: 0,
-            xattr_filter_reserved: 0,
-            packed_nid: 0,
-        }
-    }
 
     /// An extended inode of data layout `layout` with `i_u`, `size` and `icount`.
     fn inode(layout: u16, raw_u: u32, size: u64, icount: u16) -> Inode {
@@ -286,7 +263,7 @@ mod tests {
         b[8..16].copy_from_slice(&size.to_le_bytes());
         b[16..20].copy_from_slice(&raw_u.to_le_bytes());
         b[0x2C..0x30].copy_from_slice(&1u32.to_le_bytes());
-        Inode::parse(&b, 7, &sb()).unwrap()
+        Inode::parse(&b, 7, &crate::inode::tests::sb()).unwrap()
     }
 
     fn slot(blocks: u32, uniaddr: u32) -> DeviceSlot {
@@ -337,6 +314,10 @@ mod tests {
         out
     }
 
+    fn ext(start: u64, len: u64, place: Place) -> Extent {
+        Extent { start, len, place }
+    }
+
     fn dev(device: u16, pos: u64) -> Place {
         Place::Device { device, pos }
     }
@@ -348,20 +329,12 @@ mod tests {
         let m: &[u8] = &[];
         assert_eq!(
             walk(m, &g, &i, u64::MAX),
-            [Extent {
-                start: 0,
-                len: 3 * BS + 5,
-                place: dev(0, 10 * BS)
-            }]
+            [ext(0, 3 * BS + 5, dev(0, 10 * BS))]
         );
         // From inside a block, for a bounded range.
         assert_eq!(
             map(&mut &m[..], &g, &i, IPOS, BS + 7, 100),
-            Ok(Some(Extent {
-                start: BS + 7,
-                len: 100,
-                place: dev(0, 11 * BS + 7)
-            }))
+            Ok(Some(ext(BS + 7, 100, dev(0, 11 * BS + 7))))
         );
         assert_eq!(map(&mut &m[..], &g, &i, IPOS, 3 * BS + 5, 1), Ok(None));
         assert_eq!(map(&mut &m[..], &g, &i, IPOS, 0, 0), Ok(None));
@@ -387,35 +360,19 @@ mod tests {
         assert_eq!(
             walk(m, &g, &i, u64::MAX),
             [
-                Extent {
-                    start: 0,
-                    len: 2 * BS,
-                    place: dev(0, 20 * BS)
-                },
-                Extent {
-                    start: 2 * BS,
-                    len: 100,
-                    place: Place::Inline { pos: tail }
-                }
+                ext(0, 2 * BS, dev(0, 20 * BS)),
+                ext(2 * BS, 100, Place::Inline { pos: tail })
             ]
         );
         assert_eq!(
             map(&mut &m[..], &g, &i, IPOS, 2 * BS + 40, 1000),
-            Ok(Some(Extent {
-                start: 2 * BS + 40,
-                len: 60,
-                place: Place::Inline { pos: tail + 40 }
-            }))
+            Ok(Some(ext(2 * BS + 40, 60, Place::Inline { pos: tail + 40 })))
         );
         // Only a tail.
         let i = inode(2, 0, 9, 0);
         assert_eq!(
             walk(m, &g, &i, 3),
-            [0, 3, 6].map(|s| Extent {
-                start: s,
-                len: 3,
-                place: Place::Inline { pos: IPOS + 64 + s }
-            })
+            [0, 3, 6].map(|s| ext(s, 3, Place::Inline { pos: IPOS + 64 + s }))
         );
         // A tail crossing a block boundary is refused.
         let i = inode(2, 0, 4000, 0);
@@ -432,44 +389,20 @@ mod tests {
         assert_eq!(
             walk(&meta, &g, &i, u64::MAX),
             [
-                Extent {
-                    start: 0,
-                    len: 4 * BS,
-                    place: dev(0, 10 * BS)
-                },
-                Extent {
-                    start: 4 * BS,
-                    len: 4 * BS,
-                    place: Place::Hole
-                },
-                Extent {
-                    start: 8 * BS,
-                    len: 2 * BS,
-                    place: dev(0, 30 * BS)
-                },
-                Extent {
-                    start: 10 * BS,
-                    len: 10,
-                    place: dev(0, 40 * BS)
-                },
+                ext(0, 4 * BS, dev(0, 10 * BS)),
+                ext(4 * BS, 4 * BS, Place::Hole),
+                ext(8 * BS, 2 * BS, dev(0, 30 * BS)),
+                ext(10 * BS, 10, dev(0, 40 * BS)),
             ]
         );
         // The range bounds the run, also inside a chunk; so does the hole.
         assert_eq!(
             map(&mut &meta[..], &g, &i, IPOS, BS + 3, 2 * BS),
-            Ok(Some(Extent {
-                start: BS + 3,
-                len: 2 * BS,
-                place: dev(0, 11 * BS + 3)
-            }))
+            Ok(Some(ext(BS + 3, 2 * BS, dev(0, 11 * BS + 3))))
         );
         assert_eq!(
             map(&mut &meta[..], &g, &i, IPOS, BS + 3, 3 * BS),
-            Ok(Some(Extent {
-                start: BS + 3,
-                len: 3 * BS - 3,
-                place: dev(0, 11 * BS + 3)
-            }))
+            Ok(Some(ext(BS + 3, 3 * BS - 3, dev(0, 11 * BS + 3))))
         );
         assert_eq!(walk(&meta, &g, &i, 8192).len(), 6);
         // A table cut short fails with the reader's error when the missing entry
@@ -497,11 +430,7 @@ mod tests {
             index(2, 0),
         ];
         let meta = meta_with(&i, &table, 8);
-        let e = |s, l, p| Extent {
-            start: s * BS,
-            len: l * BS,
-            place: p,
-        };
+        let e = |s, l, p| ext(s * BS, l * BS, p);
         assert_eq!(
             walk(&meta, &g, &i, u64::MAX),
             [
@@ -535,27 +464,15 @@ mod tests {
         assert_eq!(
             walk(&meta, &g, &i, u64::MAX),
             [
-                Extent {
-                    start: 0,
-                    len: 2 * BS,
-                    place: dev(1, 8 * BS)
-                },
-                Extent {
-                    start: 2 * BS,
-                    len: 2 * BS,
-                    place: dev(2, 0)
-                },
+                ext(0, 2 * BS, dev(1, 8 * BS)),
+                ext(2 * BS, 2 * BS, dev(2, 0)),
             ]
         );
         // One flattened device: everything on device 0, one run.
         let flat = MapContext { flat: true, ..g };
         assert_eq!(
             walk(&meta, &flat, &i, u64::MAX),
-            [Extent {
-                start: 0,
-                len: 4 * BS,
-                place: dev(0, 108 * BS)
-            }]
+            [ext(0, 4 * BS, dev(0, 108 * BS))]
         );
     }
 

@@ -144,7 +144,11 @@ fn map_flat<E: From<Error>, S: DeviceExtent>(
         Some(Mapping::Inline { pos: at, .. }) => Ok(Some(Extent {
             start: pos,
             len: end - pos,
-            place: Place::Inline { pos: at + off },
+            place: Place::Inline {
+                pos: at
+                    .checked_add(off)
+                    .ok_or(Error::Corrupted("inline data position", at))?,
+            },
         })),
         Some(Mapping::Block { blk, .. }) => {
             // The run ends at `end` or at the inline tail, whichever comes first.

@@ -136,7 +136,7 @@ mem=2G
 echo "bench: booting the test guest ($mem) with the images on a virtio disk" >&2
 set +e
 "$TOP/selftests/vm-run" --memory "$mem" --disk "$out/disk.ext4" --idle-timeout 1800 --timeout 43200 -- \
-	bash "$TOP/bench/guest-read.sh" "$reps" "$rand_ops" "$sha_mib" | tee "$out/guest.txt" | grep -v '^RESULT '
+	bash "$TOP/bench/guest-read.sh" "$reps" "$rand_ops" "$sha_mib" | tee "$out/guest.txt" | grep --line-buffered -v '^RESULT '
 rc=${PIPESTATUS[0]}
 set -e
 rm -f "$out/disk.ext4"

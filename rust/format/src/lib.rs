@@ -23,6 +23,9 @@ pub mod error;
 pub mod inode;
 pub mod superblock;
 pub mod verity;
+// The whole-image walk of the fuzz targets and tests (it allocates).
+#[cfg(not(CONFIG_RUST))]
+pub mod walk;
 pub mod xattr;
 
 mod bytes;

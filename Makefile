@@ -1,10 +1,10 @@
 # rerofs top-level Makefile. `make` builds rerofs.ko against the cached test kernel.
-# Other targets: setup, kernel, module, test-format, check, demo, clean.
+# Other targets: setup, kernel, module, test-format, check, demo, fuzz, fuzz-smoke, clean.
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ENV := . $(TOP)/scripts/env.sh
 
-.PHONY: all module setup kernel test-format tools install bench bench-smoke selftest check demo clean fmt
+.PHONY: all module setup kernel test-format tools install bench bench-smoke selftest check demo clean fmt fuzz fuzz-smoke
 
 all: module
 
@@ -51,6 +51,14 @@ selftest: module
 
 check:
 	@bash scripts/check.sh
+
+# Coverage-guided fuzzing of the format crate (cargo fuzz, rust/format/fuzz): each
+# target runs FUZZ_SECONDS (default 300); fuzz-smoke is the short run of `make check`.
+fuzz: setup
+	@bash scripts/fuzz.sh
+
+fuzz-smoke: setup
+	@bash scripts/fuzz.sh --smoke
 
 demo: module tools
 	@bash scripts/demo.sh

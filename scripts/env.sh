@@ -6,6 +6,7 @@ KVER_PKG=6.12
 KSRC_TAR=/usr/src/linux-source-${KVER_PKG}.tar.xz
 BINDGEN_VERSION=0.69.5
 BINDGEN=$RERO_CACHE/tools/bin/bindgen
+CARGO_FUZZ_VERSION=0.13.2
 VENV=$RERO_CACHE/venv
 # The kernel is built with Debian's rustc-web (matched with rust-web-src), never rustup's.
 KMAKE_ARGS=(LLVM=-14 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc HOSTRUSTC=/usr/bin/rustc "BINDGEN=$BINDGEN")

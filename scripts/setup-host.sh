@@ -39,3 +39,12 @@ if ! [ -x "$VENV/bin/vng" ]; then
 	python3 -m venv "$VENV"
 	"$VENV/bin/pip" install -q virtme-ng
 fi
+
+# cargo-fuzz, for the format crate's fuzz targets (scripts/fuzz.sh: `make fuzz`,
+# and the short run of `make check`); it runs them with rustup's nightly toolchain.
+if [ -x "$HOME/.cargo/bin/cargo" ] &&
+	! "$RERO_CACHE/tools/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+	echo "setup: building cargo-fuzz $CARGO_FUZZ_VERSION from crates.io"
+	"$HOME/.cargo/bin/cargo" install -q cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked \
+		--root "$RERO_CACHE/tools"
+fi

@@ -399,7 +399,9 @@ impl Inode {
         let len = core::cmp::min(self.size - start, BLOCK_SIZE as u64) as usize;
         let tail_packed = self.layout == Layout::FlatInline;
         if tail_packed && index == nblocks - 1 {
-            let pos = ipos + (self.core_size() + self.xattr_size()) as u64;
+            let pos = ipos
+                .checked_add((self.core_size() + self.xattr_size()) as u64)
+                .ok_or(Error::Corrupted("inline data position", self.nid))?;
             if (pos % BLOCK_SIZE as u64) as usize + len > BLOCK_SIZE {
                 return Err(Error::Corrupted(
                     "inline data crosses a block boundary",
@@ -802,5 +804,18 @@ pub(crate) mod tests {
             i.map_flat(0, 0, 100),
             Ok(Some(Mapping::Block { blk: 5, len: 10 }))
         );
+    }
+
+    /// Found by the `blockmap` fuzz target (rust/format/fuzz/regressions): the
+    /// inline tail position of an inode near the end of the address space, with a
+    /// large xattr area, overflowed `ipos + core + xattrs`.
+    #[test]
+    fn fuzz_regression_inline_tail_position_overflow() {
+        let i = Inode::parse(&compact(2, 0, 100, 0x8282), 1, &sb()).unwrap();
+        assert_eq!(
+            i.map_flat(0xffff_ffff_fffe_f000, 0, 0xffed),
+            Err(Error::Corrupted("inline data position", 1))
+        );
+        assert!(i.map_flat(4096, 0, 100).is_ok());
     }
 }

@@ -24,6 +24,9 @@ pub mod inode;
 pub mod map;
 pub mod superblock;
 pub mod verity;
+// The whole-image walk of the fuzz targets and tests (it allocates).
+#[cfg(not(CONFIG_RUST))]
+pub mod walk;
 pub mod xattr;
 
 mod bytes;

@@ -109,6 +109,12 @@ impl Geometry {
             g.level_start[level] = start;
             start += g.level_blocks[level];
         }
+        // The whole blob (data, tree, trailer) must have a byte size, so that the
+        // positions below cannot overflow (found by the `verity` fuzz target).
+        data_size
+            .checked_add(start * BLOCK_SIZE as u64)
+            .and_then(|n| n.checked_add(BLOCK_SIZE as u64))
+            .ok_or(Error::Corrupted("verity data size", data_size))?;
         Ok(g)
     }
 
@@ -380,6 +386,19 @@ mod tests {
         assert!(Geometry::new(4095).is_err());
         let big = Geometry::new((u32::MAX as u64) * 4096).unwrap();
         assert!(big.levels <= MAX_LEVELS);
+    }
+
+    /// Found by the `verity` fuzz target: a data size whose blob (data, tree,
+    /// trailer) has no u64 byte size made `trailer_pos` overflow.
+    #[test]
+    fn fuzz_regression_geometry_of_huge_size() {
+        for size in [!4095, (u64::MAX - (1 << 50)) & !4095] {
+            assert!(Geometry::new(size).is_err(), "{size:#x}");
+        }
+        // The largest size accepted has every position representable.
+        let g = Geometry::new((1 << 62) & !4095).unwrap();
+        assert!(g.blob_size() > g.trailer_pos());
+        assert!(g.hash_block_pos(0, 0).unwrap() < g.trailer_pos());
     }
 
     #[test]

@@ -15,6 +15,8 @@ use rerofs_format::dir::DirBlock;
 use rerofs_format::inode::{parse_chunk_entry, ChunkAddr, ChunkInfo, Inode};
 use rerofs_format::map::{map, MapContext};
 use rerofs_format::superblock::{checksum, SuperBlock};
+use rerofs_format::verity::Hasher;
+use rerofs_format::walk::{Limits, Walk};
 use rerofs_format::xattr::{
     parse_long_prefix_at, Entry, InlineXattrs, LongPrefixTable, NoLongPrefixes,
 };
@@ -22,6 +24,26 @@ use rerofs_format::{BLOCK_SIZE, SUPER_OFFSET};
 
 /// Mutations per image.
 const ROUNDS: u64 = 2500;
+
+/// Bounds of the whole-image walk per mutation.
+const WALK_LIMITS: Limits = Limits {
+    max_depth: 16,
+    max_inodes: 256,
+    max_blocks: 1024,
+    max_lookups: 512,
+    max_xattrs: 512,
+    max_seen: 0,
+};
+
+/// The walk here never verifies (verity images are the fuzz targets' part).
+struct NoHash;
+
+impl Hasher for NoHash {
+    type Error = rerofs_format::Error;
+    fn sha256(&self, _: &[u8]) -> Result<[u8; 32], Self::Error> {
+        Err(rerofs_format::Error::Corrupted("no hash here", 0))
+    }
+}
 
 /// Runs every parser over `blk` (a mutated block) at many offsets.
 fn parse_everything(blk: &[u8], sb: &SuperBlock, rng: &mut Rng) {
@@ -185,6 +207,11 @@ fn fuzz(name: &str, opts: &[&str], blob: bool, seed: u64) {
             let block = &m[blk * BLOCK_SIZE..(blk + 1) * BLOCK_SIZE];
             parse_everything(block, &sb, &mut Rng(state | 1));
             let _ = SuperBlock::parse(&m);
+            // The kernel's calls in its order (the `image` fuzz target's walk).
+            let refs: Vec<&[u8]> = blobs.iter().map(|b| &b[..]).collect();
+            if let Ok(mut w) = Walk::mount(&m, &refs, false, &NoHash, WALK_LIMITS) {
+                w.walk();
+            }
             if let Ok(mut image) = Image::open(m.clone(), blobs.clone()) {
                 image.max_read = 1 << 20;
                 opened += 1;

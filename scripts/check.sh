@@ -105,6 +105,20 @@ else
 fi
 timings+=("mkfs bench smoke: $(( $(date +%s) - t0 )) s")
 
+# Coverage-guided fuzzing of the format crate, a short fixed budget per target
+# (the long campaign is `make fuzz`); one ok/not ok line per target.
+t0=$(date +%s)
+fz_log=$(mktemp)
+bash scripts/fuzz.sh --smoke >"$fz_log"
+fz_rc=$?
+cat "$fz_log"
+fz_ok=$(grep -c '^ok ' "$fz_log")
+fz_bad=$(grep -c '^not ok ' "$fz_log")
+[ "$fz_rc" != 0 ] && [ "$fz_bad" = 0 ] && fz_bad=1
+passed=$((passed + fz_ok)); failed=$((failed + fz_bad))
+rm -f "$fz_log"
+timings+=("fuzz smoke: $(( $(date +%s) - t0 )) s")
+
 # The read benchmark smoke run (one short guest boot, every peer mounted and
 # read): a third guest, started once the host parts are done so that it takes
 # their share of the two cores.

@@ -12,6 +12,7 @@
 #      everything passed.
 # Options: --images-only (steps 1 only), --kvm (passed to vm-run).
 # Environment: RERO_SELFTEST_SHARDS (guests run at once, default: host CPUs, at most 2),
+# RERO_SHARD_LOCKS (lock file prefix, default /tmp/rerofs-vm-shard: guest K takes PREFIXK.lock),
 # RERO_SELFTEST_IDLE (a guest that prints no line for this many seconds is stopped,
 # default 1200: the longest silent test, the tamper campaign, took 177 s here), RERO_SELFTEST_TIMEOUT (overall limit per guest in s, default 10800:
 # far above any real run; the idle watchdog is what catches a hang).
@@ -301,7 +302,7 @@ pids=()
 for ((k = 0; k < nshards; k++)); do
 	echo "run.sh: guest $((k + 1))/$nshards runs:${shard_groups[k]}" >&2
 	(
-		RERO_VM_LOCK=/tmp/rerofs-vm-shard$k.lock "$here/vm-run" "${vm_args[@]}" \
+		RERO_VM_LOCK=${RERO_SHARD_LOCKS:-/tmp/rerofs-vm-shard}$k.lock "$here/vm-run" "${vm_args[@]}" \
 			--idle-timeout "$idle" --timeout "${RERO_SELFTEST_TIMEOUT:-10800}" -- \
 			env RERO_SELFTEST_IMAGES="${shard_groups[k]# }" "$here/guest/main.sh" \
 			>"$out/guest-$k.log" 2>"$out/guest-$k.err" &

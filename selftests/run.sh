@@ -273,7 +273,7 @@ echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 # dealt out longest first (weights: measured seconds, roughly) to the least
 # loaded shard. Every group runs in exactly one shard; every shard also loads and
 # unloads the module and checks dmesg.
-declare -A weight=([verity]=200 [verity-campaigns]=250 [security]=150 [default]=250 [wide]=150 [wide-compact]=40
+declare -A weight=([verity]=200 [verity-campaigns]=380 [security]=170 [default]=250 [wide]=150 [wide-compact]=40
 	[xattr]=45 [blobdev]=60 [mtime]=60 [compact]=40 [nosbcrc]=35 [chunk4096]=30 [chunk65536]=30 [chunk1048576]=30
 	[chunk65536-idx]=30 [extended]=25 [noinline]=25)
 groups=()

@@ -51,6 +51,11 @@ pub(crate) fn readdir(dir: &Inode, emitter: &mut DirEmitter<'_>) -> Result {
             if !emitter.emit(d.name, d.nid, dtype(d.file_type)) {
                 return Ok(());
             }
+            // Past the entry just emitted (EROFS: `ctx->pos += sizeof(struct
+            // erofs_dirent)`): if the next entry is damaged, the error is
+            // returned with the position after this one, so the next getdents
+            // does not emit it again (a damaged entry made readdir(3) loop).
+            emitter.set_pos((block_start + ((i + 1) * DIRENT_SIZE) as u64) as i64);
         }
         emitter.set_pos((block_start + BLOCK_SIZE as u64) as i64);
     }

@@ -1,10 +1,10 @@
 # rerofs top-level Makefile. `make` builds rerofs.ko against the cached test kernel.
-# Other targets: setup, kernel, module, test-format, check, demo, fuzz, fuzz-smoke, clean.
+# Other targets: setup, kernel, module, test-format, check, demo, fuzz, fuzz-smoke, fuzz-guest, clean.
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ENV := . $(TOP)/scripts/env.sh
 
-.PHONY: all module setup kernel test-format tools install bench bench-smoke selftest check demo clean fmt fuzz fuzz-smoke
+.PHONY: all module setup kernel test-format tools install bench bench-smoke selftest fuzz-guest check demo clean fmt fuzz fuzz-smoke
 
 all: module
 
@@ -48,6 +48,12 @@ bench-smoke: tools module
 
 selftest: module
 	@bash selftests/run.sh
+
+# The guest mutation campaign, long: N mutated images (default 2000) of the
+# seed images of selftests/mkmutate.py, mounted and walked in the KASAN guest.
+N ?= 2000
+fuzz-guest: module
+	@bash selftests/fuzz-guest.sh $(N)
 
 check:
 	@bash scripts/check.sh

@@ -261,6 +261,8 @@ echo "the innermost file" >"$sd/t/inner/file"
 mkfs.erofs --quiet -T0 -U $uuid "$sd/t/mid/inner.img" "$sd/t/inner" &&
 	mkfs.erofs --quiet -T0 -U $uuid "$sd/t/outer/mid.img" "$sd/t/mid" &&
 	mkfs.erofs --quiet -T0 -U $uuid "$sd/outer.img" "$sd/t/outer" || fail_setup "mkfs.erofs of the nested images failed"
+# Seed images of the mutation campaign (selftests/guest/mutate.sh).
+python3 "$here/mkmutate.py" "$out/mutate" "$rerofs" >/dev/null || fail_setup "mkmutate.py failed"
 echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 [ $images_only = 1 ] && exit 0
 
@@ -275,12 +277,12 @@ echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 # unloads the module and checks dmesg.
 declare -A weight=([verity]=200 [verity-campaigns]=380 [security]=170 [default]=250 [wide]=150 [wide-compact]=40
 	[xattr]=45 [blobdev]=60 [mtime]=60 [compact]=40 [nosbcrc]=35 [chunk4096]=30 [chunk65536]=30 [chunk1048576]=30
-	[chunk65536-idx]=30 [extended]=25 [noinline]=25)
+	[chunk65536-idx]=30 [extended]=25 [noinline]=25 [mutate]=120)
 groups=()
 while read -r kind name rest; do
 	case $kind in good|bad) groups+=("$name") ;; esac
 done < <(grep -vE '^\s*(#|$)' "$list")
-groups+=(verity verity-campaigns security)
+groups+=(verity verity-campaigns security mutate)
 nshards=${RERO_SELFTEST_SHARDS:-$(nproc)}
 case $nshards in ''|*[!0-9]*|0) nshards=1 ;; esac
 [ "$nshards" -gt 2 ] && nshards=2

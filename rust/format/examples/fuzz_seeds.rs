@@ -41,11 +41,21 @@ impl Out {
             return;
         }
         let d = self.dir.join(target);
-        std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        if let Err(e) = std::fs::create_dir_all(&d) {
+            fail(&format!("cannot create {}: {e}", d.display()));
+        }
         let p = d.join(format!("seed-{:05}", self.written));
-        std::fs::write(&p, &bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        if let Err(e) = std::fs::write(&p, &bytes) {
+            fail(&format!("cannot write {}: {e}", p.display()));
+        }
         self.written += 1;
     }
+}
+
+/// Reports an I/O error naming the path and exits with status 1.
+fn fail(msg: &str) -> ! {
+    eprintln!("fuzz_seeds: {msg}");
+    std::process::exit(1)
 }
 
 fn get(b: &[u8], pos: u64, len: usize) -> Vec<u8> {

@@ -32,6 +32,8 @@ pub(crate) struct Options {
     pub(crate) digest: Option<[u8; DIGEST_SIZE]>,
     /// The `verity=` mode, if given.
     pub(crate) verity: Option<VerityMode>,
+    /// The `key=` name: the image key is the logon key `rerofs:NAME`.
+    pub(crate) key: Option<CString>,
 }
 
 /// Parses a `digest=` value: `sha256:` and 64 lowercase hex digits.
@@ -70,11 +72,13 @@ impl Options {
             vfs::VERITY_REQUIRE => VerityMode::Require,
             _ => VerityMode::On,
         });
+        let key = raw.key().map(CString::try_from).transpose()?;
         Ok(Self {
             devices,
             blobdir,
             digest,
             verity,
+            key,
         })
     }
 
@@ -97,6 +101,8 @@ impl Options {
             Some("digest=")
         } else if !same(&new.blobdir, &self.blobdir) {
             Some("blobdir=")
+        } else if !same(&new.key, &self.key) {
+            Some("key=")
         } else if !new.devices.is_empty()
             && (new.devices.len() != self.devices.len()
                 || new
@@ -133,6 +139,10 @@ impl Options {
             if let Ok(text) = CStr::from_bytes_with_nul(&text) {
                 m.show_option(c_str!("digest"), text);
             }
+        }
+        if let Some(key) = &self.key {
+            // The key's name only: the key itself never passes through options.
+            m.show_option(c_str!("key"), key);
         }
         match self.verity {
             Some(VerityMode::Off) => m.show_option(c_str!("verity"), c_str!("off")),

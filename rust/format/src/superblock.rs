@@ -100,8 +100,8 @@ impl SuperBlock {
     }
 
     /// [`SuperBlock::parse`], also accepting the incompatible features in
-    /// `extra` (the tools read encrypted images, which the module refuses
-    /// until it implements them).
+    /// `extra`: the module and the tools accept encrypted images this way, in
+    /// the places that handle them (`parse` alone refuses them by name).
     pub fn parse_accepting(block0: &[u8], extra: u32) -> Result<Self> {
         let blk = block0
             .get(..BLOCK_SIZE)
@@ -312,8 +312,8 @@ mod tests {
         assert!(msg.contains("48bit") && msg.contains("metabox"), "{msg}");
     }
 
-    /// The module (which calls `parse`) refuses encrypted images by name; the
-    /// tools accept them with `parse_accepting`, and only that bit.
+    /// `parse` refuses encrypted images by name; the module and the tools
+    /// accept them with `parse_accepting`, and only that bit.
     #[test]
     fn encrypted_images_are_refused_unless_accepted() {
         use crate::encrypt::INCOMPAT_RERO_ENCRYPTED as E;

@@ -32,6 +32,9 @@ pub(crate) struct Options {
     pub(crate) digest: Option<[u8; DIGEST_SIZE]>,
     /// The `verity=` mode, if given.
     pub(crate) verity: Option<VerityMode>,
+    /// `ondemand`: absent ranges of data blobs are fetched through the
+    /// on-demand daemon (`crate::ondemand`); only with `blobdir=`.
+    pub(crate) ondemand: bool,
 }
 
 /// Parses a `digest=` value: `sha256:` and 64 lowercase hex digits.
@@ -70,11 +73,17 @@ impl Options {
             vfs::VERITY_REQUIRE => VerityMode::Require,
             _ => VerityMode::On,
         });
+        let ondemand = raw.ondemand();
+        if ondemand && blobdir.is_none() {
+            malformed("ondemand (only with blobdir=)");
+            return Err(EINVAL);
+        }
         Ok(Self {
             devices,
             blobdir,
             digest,
             verity,
+            ondemand,
         })
     }
 
@@ -95,6 +104,8 @@ impl Options {
             Some("verity=")
         } else if new.digest.is_some() && new.digest != self.digest {
             Some("digest=")
+        } else if new.ondemand && !self.ondemand {
+            Some("ondemand")
         } else if !same(&new.blobdir, &self.blobdir) {
             Some("blobdir=")
         } else if !new.devices.is_empty()
@@ -133,6 +144,9 @@ impl Options {
             if let Ok(text) = CStr::from_bytes_with_nul(&text) {
                 m.show_option(c_str!("digest"), text);
             }
+        }
+        if self.ondemand {
+            m.show_flag(c_str!("ondemand"));
         }
         match self.verity {
             Some(VerityMode::Off) => m.show_option(c_str!("verity"), c_str!("off")),

@@ -300,6 +300,7 @@ fn serve_device(a: &FetchdArgs, srv: &Arc<Server>) -> Result<()> {
             )
         })?;
     let dev = Arc::new(dev);
+    eprintln!("fetchd: serving {}", a.device.display());
     install_signals();
     // Workers never take the signals: the main thread's blocking read must be
     // the one interrupted.

@@ -733,9 +733,14 @@ static struct miscdevice rerofs_od_misc = {
  */
 int rerofs_ondemand_register(const struct rerofs_ondemand_ops *ops, const void *ctx)
 {
+	int err;
+
 	rerofs_od_ops = ops;
 	rerofs_od_ctx = ctx;
-	return misc_register(&rerofs_od_misc);
+	err = misc_register(&rerofs_od_misc);
+	if (err)
+		rerofs_od_ctx = NULL;
+	return err;
 }
 
 void rerofs_ondemand_unregister(void)

@@ -132,14 +132,6 @@ impl<T: Handler> Device<T> {
         // INVARIANT: registered with `ctx`, whose reference we own.
         Ok(Self { ctx })
     }
-
-    /// The handler of the registered device.
-    pub(crate) fn handler(&self) -> Arc<T> {
-        // SAFETY: By the type invariant `ctx` holds a reference of an `Arc<T>`
-        // while `self` exists.
-        let b = unsafe { ArcBorrow::from_raw(self.ctx) };
-        b.into()
-    }
 }
 
 impl<T: Handler> Drop for Device<T> {

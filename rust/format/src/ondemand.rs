@@ -6,8 +6,8 @@
 //! module and the `rerofs fetchd` daemon. See "On-demand fetching" in
 //! `Documentation/filesystems/rerofs.rst`.
 
-use crate::verity::DIGEST_SIZE;
-use crate::Error;
+use super::error::Error;
+use super::verity::DIGEST_SIZE;
 
 /// First word of every request: `"RODR"` (rerofs on-demand request), version 1.
 pub const REQUEST_MAGIC: u32 = 0x5244_4f52;

@@ -160,7 +160,9 @@ impl Blob {
     /// read asks the daemon for the range and, once it answers, is read and
     /// checked again (once).
     pub(crate) fn read_exact_at(&self, image: &BStr, pos: u64, buf: &mut [u8]) -> Result {
-        let first = self.read_checked(image, pos, buf);
+        // With a daemon to ask, a block that does not verify is expected (a
+        // hole): only the read after the fetch reports a mismatch.
+        let first = self.read_checked(image, pos, buf, self.ondemand.is_none());
         let (Err(e), Some((chan, digest)), Some(tree)) = (&first, &self.ondemand, &self.tree)
         else {
             return first;
@@ -182,11 +184,12 @@ impl Blob {
             }
             return Err(e);
         }
-        self.read_checked(image, pos, buf)
+        self.read_checked(image, pos, buf, true)
     }
 
     /// [`Self::read_exact_at`] without fetching.
-    fn read_checked(&self, image: &BStr, pos: u64, buf: &mut [u8]) -> Result {
+    /// A mismatch is reported unless `report` is false.
+    fn read_checked(&self, image: &BStr, pos: u64, buf: &mut [u8], report: bool) -> Result {
         let Some(tree) = &self.tree else {
             return self.file.read_exact_at(pos, buf);
         };
@@ -217,7 +220,7 @@ impl Blob {
                 let checked = self
                     .file
                     .read_exact_at(blk * bs, dst)
-                    .and_then(|()| self.verify(image, tree, blk, dst));
+                    .and_then(|()| self.verify(image, tree, blk, dst, report));
                 if let Err(e) = checked {
                     dst.fill(0);
                     return Err(e);
@@ -233,7 +236,7 @@ impl Blob {
                     None => bounce.insert(new_block()?),
                 };
                 self.file.read_exact_at(blk * bs, &mut b[..])?;
-                self.verify(image, tree, blk, &b[..])?;
+                self.verify(image, tree, blk, &b[..], report)?;
                 dst.copy_from_slice(b.get(in_blk..in_blk + n).ok_or(EINVAL)?);
                 if let Some(cache) = self.cache() {
                     // Not kept (no memory): read and checked again next time.
@@ -245,8 +248,9 @@ impl Blob {
         Ok(())
     }
 
-    /// Checks data block `blk` (its bytes: `data`) against the tree.
-    fn verify(&self, image: &BStr, tree: &Tree, blk: u64, data: &[u8]) -> Result {
+    /// Checks data block `blk` (its bytes: `data`) against the tree; a mismatch
+    /// is logged when `report` is set.
+    fn verify(&self, image: &BStr, tree: &Tree, blk: u64, data: &[u8], report: bool) -> Result {
         let mut want = sha256(data)?;
         let geo = &tree.geo;
         // Hash blocks read on the way up, checked against the level below but not
@@ -285,7 +289,7 @@ impl Blob {
             }
         }
         if !anchored {
-            if self.allow_message() {
+            if report && self.allow_message() {
                 match failed_level {
                     Some(l) => rerofs_err!(
                         image,

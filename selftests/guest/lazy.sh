@@ -15,8 +15,8 @@ LZ_PORT=5714
 LZ= LZ_REF= LZ_REGPID= LZ_FETCHD=
 
 lz_http_ok() { # the registry answers GET /v2/ with 200 (bash's /dev/tcp: no exec)
-	local line
-	exec {fd}<>"/dev/tcp/127.0.0.1/$LZ_PORT" 2>/dev/null || return 1
+	local fd line
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$LZ_PORT"; } 2>/dev/null || return 1
 	printf 'GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&$fd
 	read -r -t 5 line <&$fd
 	exec {fd}>&-
@@ -264,6 +264,10 @@ lz_teardown() {
 	rm -rf "$LZ"
 }
 
+lz_remount() { # mount again (after umount -l) and start a daemon
+	lz_mount "$LZ/mnt" && lz_fetchd_start
+}
+
 lazy_tests() {
 	ktest "lazy: docker-registry on 127.0.0.1, rerofs push of the image" lz_setup
 	ktest "lazy: rerofs pull --lazy fetches metadata, trees and trailers only" lz_pull
@@ -273,11 +277,13 @@ lazy_tests() {
 	ktest "lazy: ls -lR needs no fetch" lz_ls
 	ktest "lazy: reading one 1 MiB file fetches at most its chunks" lz_read_one
 	ktest "lazy: 8 concurrent readers of a cold file: each chunk fetched once" lz_concurrent
-	ktest "lazy: reading everything equals the source tree" lz_all
 	ktest "lazy: fetchd stops on SIGTERM and prints its statistics" lz_fetchd_stop
 	ktest "lazy: a daemon returning flipped bytes: EIO, no wrong byte read" lz_corrupt
 	ktest "lazy: then a good daemon serves the same file, same mount" lz_recovers
 	ktest "lazy: daemon killed mid-read: EIO; a restarted daemon serves the read" lz_killed
 	ktest "lazy: a daemon that never answers: timeout EIO, killable reader, umount -l" lz_timeout_kill_umount
+	ktest "lazy: mount again, fetchd again" lz_remount
+	ktest "lazy: reading everything equals the source tree" lz_all
+	ktest "lazy: fetchd stops on SIGTERM" lz_fetchd_stop
 	step lz_teardown
 }

@@ -13,7 +13,9 @@
 //! holds at most [`MAX_REQUESTS`]; beyond that, and whenever no daemon has the
 //! device open, a read that needs a fetch fails with `EIO` at once. When the
 //! daemon closes the device (or dies) every request is failed. A reader that
-//! times out or is killed leaves; the last one to leave drops the request.
+//! times out fails with `EIO` and marks the request expired: later reads of that
+//! range fail at once until the daemon answers it or goes away. A killed reader
+//! leaves; the last one drops a request the daemon has not read yet.
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
@@ -42,6 +44,10 @@ struct Entry {
     req: Arc<Req>,
     sent: bool,
     waiters: u32,
+    /// Not answered within the timeout: later readers of the range fail at
+    /// once (each would wait the whole timeout again) until the daemon answers
+    /// it or closes the device.
+    expired: bool,
 }
 
 struct Queue {
@@ -115,6 +121,7 @@ impl Channel {
                 e.req.rec.digest == *digest && e.req.rec.offset == offset && e.req.rec.len == len
             });
             match found {
+                Some(e) if e.expired => return Err(EIO),
                 Some(e) => {
                     e.waiters = e.waiters.saturating_add(1);
                     (e.req.clone(), false)
@@ -138,6 +145,7 @@ impl Channel {
                         req: req.clone(),
                         sent: false,
                         waiters: 1,
+                        expired: false,
                     };
                     if let Some(free) = q.entries.iter_mut().find(|e| e.is_none()) {
                         *free = Some(entry);
@@ -157,20 +165,21 @@ impl Channel {
         }
         let waited = req.done.wait(dev::timeout_ms());
         if waited != Waited::Done {
-            // Leave the request; the last reader to leave drops it (the daemon's
-            // completion for it is then refused with ENOENT, harmlessly).
+            // This reader leaves. A timed-out request stays, expired (the daemon
+            // may still answer it; its slot counts against MAX_REQUESTS until
+            // then). A killed reader's request is dropped when it was the last
+            // reader and the daemon has not read it yet.
             let mut q = self.q.lock();
             if let Some(slot) = q.slot_of(req.rec.id) {
-                let last = slot.as_mut().is_some_and(|e| {
+                let drop_it = slot.as_mut().is_some_and(|e| {
                     e.waiters = e.waiters.saturating_sub(1);
-                    e.waiters == 0
-                });
-                if last {
-                    if let Some(e) = slot.take() {
-                        if !e.sent {
-                            self.unsent.fetch_sub(1, Ordering::SeqCst);
-                        }
+                    if waited == Waited::TimedOut {
+                        e.expired = true;
                     }
+                    e.waiters == 0 && !e.sent && !e.expired
+                });
+                if drop_it && slot.take().is_some() {
+                    self.unsent.fetch_sub(1, Ordering::SeqCst);
                 }
             }
             return Err(if waited == Waited::Killed { EINTR } else { EIO });

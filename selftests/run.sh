@@ -298,8 +298,8 @@ echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 [ $images_only = 1 ] && exit 0
 
 # ---------------------------------------------------------------- guest runs
-# The groups (one per image in images.list, plus "verity", "verity-campaigns"
-# and "security") are
+# The groups (one per image in images.list, plus "verity", "verity-campaigns",
+# "security", "mutate" and "lazy") are
 # split over several guests that run at the same time (RERO_SELFTEST_SHARDS,
 # default: the number of host CPUs, at most 2): each guest runs its groups
 # sequentially on one vCPU, so two guests keep two host cores busy. Groups are

@@ -220,7 +220,7 @@ lz_killed() { # fetchd killed while a read waits: EIO soon, then a new fetchd se
 	[ "$want" = "$got" ] || { echo "the restarted daemon's read differs"; return 1; }
 }
 
-lz_timeout_kill_umount() { # a daemon that never answers: timeout -> EIO; kill -9 works; umount -l works
+lz_timeout_kill_umount() { # a daemon that never answers: timeout -> EIO (then at once); kill -9 works; umount -l works
 	local holder reader t0 rc old
 	lz_fetchd_stop >/dev/null
 	old=$(</sys/module/rerofs/parameters/ondemand_timeout)
@@ -234,8 +234,13 @@ lz_timeout_kill_umount() { # a daemon that never answers: timeout -> EIO; kill -
 	rc=$?
 	echo "timed-out read: exit $rc after $((EPOCHSECONDS - t0)) s"
 	[ $rc != 0 ] || { kill "$holder"; return 1; }
+	# Its requests expired: the same read now fails at once.
+	t0=$EPOCHSECONDS
+	cat "$LZ/mnt/cold/timeout" >/dev/null 2>&1 && { kill "$holder"; return 1; }
+	echo "again: failed after $((EPOCHSECONDS - t0)) s"
+	[ $((EPOCHSECONDS - t0)) -le 2 ] || { kill "$holder"; return 1; }
 	echo 600 >/sys/module/rerofs/parameters/ondemand_timeout
-	cat "$LZ/mnt/cold/timeout" >/dev/null 2>&1 &
+	cat "$LZ/mnt/cold/nodaemon" >/dev/null 2>&1 &
 	reader=$!
 	sleep 1
 	t0=$EPOCHSECONDS
@@ -244,7 +249,7 @@ lz_timeout_kill_umount() { # a daemon that never answers: timeout -> EIO; kill -
 	echo "killed reader gone after $((EPOCHSECONDS - t0)) s"
 	[ $((EPOCHSECONDS - t0)) -le 5 ] || { kill "$holder"; return 1; }
 	# A reader waiting while the file system is detached.
-	cat "$LZ/mnt/cold/timeout" >/dev/null 2>&1 &
+	cat "$LZ/mnt/cold/nodaemon" >/dev/null 2>&1 &
 	reader=$!
 	sleep 1
 	umount -l "$LZ/mnt" || { kill "$holder"; return 1; }

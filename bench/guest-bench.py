@@ -25,7 +25,11 @@ DISK, REPS, RAND_OPS, SHA_MIB = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
 ROOT = "/tmp/bench"
 MS_RDONLY = 1
 LIBC = ctypes.CDLL(None, use_errno=True)
-CONTENDERS = ["rerofs-off", "rerofs-on", "erofs-loop", "erofs-file", "erofs-dmverity", "erofs-fsverity"]
+CONTENDERS = ["rerofs-off", "rerofs-on", "rerofs-enc", "erofs-loop", "erofs-file", "erofs-dmverity",
+              "erofs-fsverity", "erofs-dmcrypt-verity"]
+# dm-crypt of the encrypted peer: as rerofs's data units (AES-256-XTS, 4096-byte
+# sectors, the plain64 IV).
+DMCRYPT = ["--type", "plain", "--cipher", "aes-xts-plain64", "--key-size", "512", "--sector-size", "4096"]
 T_START = time.monotonic()
 
 
@@ -70,8 +74,8 @@ def read_text(path):
         return f.read().strip()
 
 
-def losetup(path):
-    return run("losetup", "-r", "-f", "--show", path)
+def losetup(path, ro=True):
+    return run("losetup", *(["-r"] if ro else []), "-f", "--show", path)
 
 
 def enable_fsverity(path):
@@ -100,24 +104,57 @@ def sources():
     """Mount arguments of each contender: the main image and the 1,000-blob one."""
     blobs, blobs1k = DISK + "/blobs", DISK + "/blobs1k"
     dig, dig1k = read_text(DISK + "/meta.digest"), read_text(DISK + "/meta1k.digest")
+    dige, dig1ke = read_text(DISK + "/meta-enc.digest"), read_text(DISK + "/meta1k-enc.digest")
     dev = {}
     for img in ("erofs", "erofs1k"):
         dev[img] = losetup("%s/%s.img" % (DISK, img))
         data = losetup("%s/%s.img" % (DISK, img))
         hashes = losetup("%s/%s.verity" % (DISK, img))
         run("veritysetup", "open", data, "bench-" + img, hashes, read_text("%s/%s.roothash" % (DISK, img)))
+        dmcrypt_verity(img)
+    # rerofs-enc's image key, as a logon key (from a file: never in argv).
+    with open(DISK + "/image.key", "rb") as k:
+        subprocess.run(["keyctl", "padd", "logon", "rerofs:bench", "@u"], stdin=k, check=True,
+                       stdout=subprocess.DEVNULL)
     return {
         "rerofs-off": [(DISK + "/meta.img", "rerofs", "verity=off,blobdir=" + blobs),
                        (DISK + "/meta1k.img", "rerofs", "verity=off,blobdir=" + blobs1k)],
         "rerofs-on": [(DISK + "/meta.img", "rerofs", "blobdir=%s,digest=%s" % (blobs, dig)),
                       (DISK + "/meta1k.img", "rerofs", "blobdir=%s,digest=%s" % (blobs1k, dig1k))],
+        "rerofs-enc": [(DISK + "/meta-enc.img", "rerofs", "blobdir=%s-enc,digest=%s,key=bench" % (blobs, dige)),
+                       (DISK + "/meta1k-enc.img", "rerofs",
+                        "blobdir=%s-enc,digest=%s,key=bench" % (blobs1k, dig1ke))],
         "erofs-loop": [(dev["erofs"], "erofs", None), (dev["erofs1k"], "erofs", None)],
         "erofs-file": [(DISK + "/erofs.img", "erofs", None), (DISK + "/erofs1k.img", "erofs", None)],
         "erofs-dmverity": [("/dev/mapper/bench-erofs", "erofs", None),
                            ("/dev/mapper/bench-erofs1k", "erofs", None)],
         "erofs-fsverity": [(DISK + "/erofs-fsv.img", "erofs", None),
                            (DISK + "/erofs1k-fsv.img", "erofs", None)],
+        "erofs-dmcrypt-verity": [("/dev/mapper/bench-dmc-erofs", "erofs", None),
+                                 ("/dev/mapper/bench-dmc-erofs1k", "erofs", None)],
     }
+
+
+def dmcrypt_verity(img):
+    """The encrypted peer of IMG: C EROFS on dm-crypt (aes-xts-plain64) on
+    dm-verity, the tree over the ciphertext as rerofs's trees are. The
+    ciphertext is written through a dm-crypt mapping of a zeroed file."""
+    plain = "%s/%s.img" % (DISK, img)
+    ct = "%s/%s-ct.img" % (DISK, img)
+    key = DISK + "/dmcrypt.key"
+    with open(ct, "wb") as f:
+        f.truncate(os.path.getsize(plain))
+    w = losetup(ct, ro=False)
+    run("cryptsetup", "open", *DMCRYPT, "--key-file", key, w, "bench-w-" + img)
+    run("dd", "if=" + plain, "of=/dev/mapper/bench-w-" + img, "bs=1M", "oflag=direct", "status=none")
+    run("cryptsetup", "close", "bench-w-" + img)
+    run("losetup", "-d", w)
+    out = subprocess.run(["veritysetup", "format", ct, ct + ".verity"], stdout=subprocess.PIPE,
+                         check=True).stdout.decode()
+    root = [l.split()[-1] for l in out.splitlines() if l.startswith("Root hash:")][0]
+    run("veritysetup", "open", losetup(ct), "bench-ctv-" + img, losetup(ct + ".verity"), root)
+    run("cryptsetup", "open", *DMCRYPT, "--readonly", "--key-file", key,
+        "/dev/mapper/bench-ctv-" + img, "bench-dmc-" + img)
 
 
 def files_under(top):
@@ -304,7 +341,7 @@ def main():
     # rerofs shows the same files with the same bytes as the C driver (whose
     # contenders all read the one mkfs.erofs image).
     want = tree_sums(ref)
-    for c in ("rerofs-off", "rerofs-on"):
+    for c in ("rerofs-off", "rerofs-on", "rerofs-enc", "erofs-dmcrypt-verity"):
         if tree_sums("%s/%s" % (ROOT, c)) != want:
             raise SystemExit("contents of %s differ from erofs-file" % c)
     s, t, d = src["rerofs-on"][1]
@@ -313,11 +350,14 @@ def main():
     umount(ROOT + "/m1k-check")
     if got != info["mount_blobs"]:
         raise SystemExit("the 1,000-blob image shows %d files, not %d" % (got, info["mount_blobs"]))
-    log("contents: rerofs-off == rerofs-on == erofs-file (%d files)" % len(want))
+    log("contents: rerofs-off == rerofs-on == rerofs-enc == erofs-dmcrypt-verity == erofs-file (%d files)"
+        % len(want))
     for c in CONTENDERS:
         umount("%s/%s" % (ROOT, c))
     for img in ("erofs", "erofs1k"):
         run("veritysetup", "close", "bench-" + img)
+        run("cryptsetup", "close", "bench-dmc-" + img)
+        run("veritysetup", "close", "bench-ctv-" + img)
     run("losetup", "-D")
     info["guest_seconds"] = round(time.monotonic() - T_START, 1)
     print("RESULT " + json.dumps({"info": info, "samples": samples}), flush=True)

@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Read benchmark (not a timed test): the same files read in the test guest, in
-# one guest boot, through six contenders
+# one guest boot, through eight contenders
 #   rerofs-off      rerofs, verity=off (a `rerofs mkfs` image: metadata blob + data blob)
 #   rerofs-on       rerofs, every block verified (same image, digest=)
+#   rerofs-enc      rerofs, encrypted (mkfs --encrypt) and verified (digest=, key=)
 #   erofs-loop      the C EROFS driver on a read-only loop device (mkfs.erofs image)
 #   erofs-file      the C EROFS driver, file-backed (mount(2) of the image file:
 #                   the backing path rerofs uses)
 #   erofs-dmverity  the C EROFS driver on dm-verity (veritysetup) over loop devices
 #   erofs-fsverity  the C EROFS driver, file-backed, the file having fs-verity on
+#   erofs-dmcrypt-verity  the C EROFS driver on dm-crypt (aes-xts-plain64, 4 KiB
+#                   sectors) on dm-verity over the ciphertext (made in the guest)
 # with the images on one ext4 file system on a virtio disk (a host file), so
 # that dropping the guest's caches makes every cold read go to the "disk".
 # Workloads, each repetition running every contender in turn (the order rotates
@@ -115,8 +118,20 @@ d=$out/disk
 "$rerofs" mkfs -q --blob-per-layer --blob-dir "$d/blobs1k" "$d/meta1k.img" "$out"/layers/l*
 [ "$(ls "$d/blobs1k" | wc -l)" = "$blobs" ] ||
 	{ echo "bench/read.sh: the mount image has $(ls "$d/blobs1k" | wc -l) blobs, not $blobs" >&2; exit 1; }
-"$rerofs" digest "$d/meta.img" | cut -d' ' -f1 >"$d/meta.digest"
-"$rerofs" digest "$d/meta1k.img" | cut -d' ' -f1 >"$d/meta1k.digest"
+# Encrypted (keyed convergent encryption, verified): the same trees. The image
+# key goes to the guest's keyring from the disk (a benchmark's throwaway key).
+mkdir -p "$out/keys"
+"$rerofs" keygen "$out/keys/domain.key" >/dev/null
+"$rerofs" keygen "$d/image.key" >/dev/null
+enc=(--encrypt --domain-key "$out/keys/domain.key" --image-key "$d/image.key")
+"$rerofs" mkfs -q --chunk-size 65536 "${enc[@]}" --blob-dir "$d/blobs-enc" "$d/meta-enc.img" "$out/data"
+"$rerofs" mkfs -q --blob-per-layer "${enc[@]}" --blob-dir "$d/blobs1k-enc" "$d/meta1k-enc.img" "$out"/layers/l*
+rm -rf "$out/keys"
+# The key of the dm-crypt peer (aes-xts-plain64, 512-bit key).
+head -c 64 /dev/urandom >"$d/dmcrypt.key"
+for m in meta meta1k meta-enc meta1k-enc; do
+	"$rerofs" digest "$d/$m.img" | cut -d' ' -f1 >"$d/$m.digest"
+done
 mkfs.erofs --quiet -T0 "$d/erofs.img" "$out/data"
 mkfs.erofs --quiet -T0 "$d/erofs1k.img" "$out/flat1k"
 for img in erofs erofs1k; do
@@ -127,8 +142,10 @@ done
 # The guest hashes this file (fs-verity enable) to measure the kernel's SHA-256.
 head -c "$((sha_mib * 1024 * 1024))" /dev/urandom >"$d/sha.bin"
 need=$(du -sm "$d" | cut -f1)
+# Room for the guest's ciphertext copies of the two erofs images (the dm-crypt
+# peer is made in the guest, through dm-crypt itself) and their hash trees.
 mkfs.ext4 -q -F -O verity -b 4096 \
-	-d "$d" "$out/disk.ext4" "$((need * 12 / 10 + 64))M"
+	-d "$d" "$out/disk.ext4" "$((need * 16 / 10 + 64))M"
 rm -rf "$d" "$out/data" "$out/layers" "$out/flat1k"
 
 mem=2G

@@ -11,7 +11,7 @@ import os
 import statistics
 import sys
 
-C_DRIVER = ["erofs-loop", "erofs-file", "erofs-dmverity", "erofs-fsverity"]
+C_DRIVER = ["erofs-loop", "erofs-file", "erofs-dmverity", "erofs-fsverity", "erofs-dmcrypt-verity"]
 # workload -> (unit, scale of amount/seconds, what the figure is)
 UNITS = {
     "seq-cold": ("MB/s", 1e-6),
@@ -22,6 +22,11 @@ UNITS = {
     "mount-1k": ("ops/s", 1.0),
     "pagecache": ("MiB", 1.0 / (1 << 20)),
 }
+
+
+def width(c):
+    """The width of the ratio column of C-driver contender c."""
+    return max(9, len(c.split("-", 1)[1]) + 1)
 
 
 def main():
@@ -51,17 +56,17 @@ def main():
     print("# %d MiB of large files, %d tree files, %d random preads, %d blobs in the mount image; "
           "ratios: the row's median / the column's (pagecache: lower is better)"
           % (info["big_bytes"] >> 20, info["tree_files"], info["rand_ops"], info["mount_blobs"]))
-    head = "%-10s %-15s %12s %-7s" % ("workload", "contender", "median", "unit")
-    head += "".join(" %9s" % ("/" + c.split("-", 1)[1]) for c in C_DRIVER)
+    head = "%-10s %-20s %12s %-7s" % ("workload", "contender", "median", "unit")
+    head += "".join(" %*s" % (width(c), "/" + c.split("-", 1)[1]) for c in C_DRIVER)
     print(head)
     order = ["seq-cold", "seq-warm", "rand-4k", "tree-read", "tree-stat", "mount-1k", "pagecache"]
     for w in order:
         unit = UNITS[w][0]
         for c, v in medians[w].items():
-            row = "%-10s %-15s %12.1f %-7s" % (w, c, v, unit)
+            row = "%-10s %-20s %12.1f %-7s" % (w, c, v, unit)
             for ref in C_DRIVER:
                 r = medians[w].get(ref)
-                row += " %9s" % ("%.2f" % (v / r) if r else "-")
+                row += " %*s" % (width(ref), "%.2f" % (v / r) if r else "-")
             print(row)
     on, off = medians["seq-cold"]["rerofs-on"], medians["seq-cold"]["rerofs-off"]
     # Time per byte of verity=on beyond verity=off, against the time hashing takes.
@@ -69,6 +74,9 @@ def main():
     hashing = 1 / s["kernel_fsverity_enable_MBps"]
     print("# seq-cold: verity=on costs %.3f s/MB over verity=off; hashing alone (kernel) takes %.3f s/MB"
           % (extra, hashing))
+    enc, dmc = medians["seq-cold"].get("rerofs-enc"), medians["seq-cold"].get("erofs-dmcrypt-verity")
+    if enc and dmc:
+        print("# seq-cold: rerofs encrypted+verified / EROFS on dm-crypt on dm-verity: %.2fx" % (enc / dmc))
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     os.makedirs(out_dir, exist_ok=True)
     doc = {"kind": kind, "time": stamp, "info": info, "units": {w: UNITS[w][0] for w in UNITS},

@@ -20,11 +20,13 @@ use crate::Inode;
 enum Source<'a> {
     /// `len` bytes of zeros (a hole, or nothing at all beyond EOF).
     Zeros,
-    /// `len` bytes at byte `pos` of `file`.
+    /// `len` bytes at byte `pos` of `file`; `unit`: the (device, block) to
+    /// decrypt it as, in an encrypted image.
     Read {
         file: &'a Blob,
         pos: u64,
         len: usize,
+        unit: Option<(u16, u64)>,
     },
 }
 
@@ -80,6 +82,7 @@ fn locate_chunked<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Sou
                 file,
                 pos: at.blk << crate::format::BLOCK_BITS,
                 len,
+                unit: sbi.crypt.as_ref().map(|_| (at.device, at.blk)),
             })
         }
     }
@@ -90,19 +93,31 @@ fn locate<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Source<'a>>
     if let Layout::ChunkBased(_) = ii.disk.layout {
         return locate_chunked(sbi, ii, index);
     }
-    Ok(match ii.map(sbi, index)? {
+    let source = match ii.map(sbi, index)? {
         None => Source::Zeros,
         Some(Mapping::Block { blk, len }) => Source::Read {
             file: &sbi.file,
             pos: block_pos(blk),
             len,
+            unit: None,
         },
         Some(Mapping::Inline { pos, len }) => Source::Read {
             file: &sbi.file,
             pos,
             len,
+            unit: None,
         },
-    })
+    };
+    // In an encrypted image every byte of regular file data is in an encrypted
+    // chunk of a data blob: plaintext file data in the metadata blob is refused.
+    if sbi.crypt.is_some() && ii.is_regular() && matches!(source, Source::Read { .. }) {
+        return Err(format_error(
+            sbi,
+            ii.disk.nid,
+            &crate::format::Error::Corrupted("file data outside the encrypted chunks", index),
+        ));
+    }
+    Ok(source)
 }
 
 /// Fills `out` (one block) with file block `index` of `ii`, zero-padded past EOF.
@@ -120,7 +135,12 @@ pub(crate) fn read_block(
             let start = index.saturating_mul(BLOCK_SIZE as u64);
             Ok(core::cmp::min(ii.disk.size.saturating_sub(start), out.len() as u64) as usize)
         }
-        Source::Read { file, pos, len } => {
+        Source::Read {
+            file,
+            pos,
+            len,
+            unit,
+        } => {
             let log = |e: &Error| {
                 rerofs_err_ratelimited!(
                     sbi,
@@ -135,7 +155,17 @@ pub(crate) fn read_block(
             // place (no bounce copy) and clear what lies past EOF afterwards.
             if file.is_verified() && pos % BLOCK_SIZE as u64 == 0 && out.len() == BLOCK_SIZE {
                 file.read_exact_at(sbi.name(), pos, out).inspect_err(log)?;
+                // Decrypted only once verified (XTS is malleable).
+                if let (Some((device, blk)), Some(crypt)) = (unit, &sbi.crypt) {
+                    if let Err(e) = crypt.decrypt_block(sbi, device, blk, out) {
+                        out.fill(0);
+                        return Err(e);
+                    }
+                }
                 out.get_mut(len..).ok_or(EINVAL)?.fill(0);
+            } else if unit.is_some() {
+                // An encrypted block is only ever read whole and verified.
+                return Err(EINVAL);
             } else {
                 let (data, rest) = out.split_at_mut_checked(len).ok_or(EINVAL)?;
                 file.read_exact_at(sbi.name(), pos, data).inspect_err(log)?;

@@ -48,3 +48,18 @@ pub(crate) fn from_format(e: &format::Error) -> Error {
         format::error::ErrorKind::Corrupted => efscorrupted(),
     }
 }
+
+/// `ENOKEY`: an encrypted image mounted without its key.
+pub(crate) fn enokey() -> Error {
+    Error::from_errno(-(bindings::ENOKEY as c_int))
+}
+
+/// `EKEYREJECTED`: the key given is not the image's key.
+pub(crate) fn ekeyrejected() -> Error {
+    Error::from_errno(-(bindings::EKEYREJECTED as c_int))
+}
+
+/// `EMSGSIZE`: a key of the wrong size.
+pub(crate) fn emsgsize() -> Error {
+    Error::from_errno(-(bindings::EMSGSIZE as c_int))
+}

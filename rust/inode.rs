@@ -25,6 +25,11 @@ impl InodeInfo {
         matches!(self.disk.kind(), Ok(FileKind::Directory))
     }
 
+    /// True for a regular file.
+    pub(crate) fn is_regular(&self) -> bool {
+        matches!(self.disk.kind(), Ok(FileKind::Regular))
+    }
+
     /// Where file block `index` is, or `None` beyond EOF. A corrupt mapping is
     /// reported (rate-limited) and fails with `EFSCORRUPTED`.
     pub(crate) fn map(&self, sbi: &SbInfo, index: u64) -> Result<Option<Mapping>> {

@@ -35,6 +35,8 @@ pub(crate) struct Options {
     /// `ondemand`: absent ranges of data blobs are fetched through the
     /// on-demand daemon (`crate::ondemand`); only with `blobdir=`.
     pub(crate) ondemand: bool,
+    /// The `key=` name: the image key is the logon key `rerofs:NAME`.
+    pub(crate) key: Option<CString>,
 }
 
 /// Parses a `digest=` value: `sha256:` and 64 lowercase hex digits.
@@ -78,12 +80,14 @@ impl Options {
             malformed("ondemand (only with blobdir=)");
             return Err(EINVAL);
         }
+        let key = raw.key().map(CString::try_from).transpose()?;
         Ok(Self {
             devices,
             blobdir,
             digest,
             verity,
             ondemand,
+            key,
         })
     }
 
@@ -108,6 +112,8 @@ impl Options {
             Some("ondemand")
         } else if !same(&new.blobdir, &self.blobdir) {
             Some("blobdir=")
+        } else if !same(&new.key, &self.key) {
+            Some("key=")
         } else if !new.devices.is_empty()
             && (new.devices.len() != self.devices.len()
                 || new
@@ -147,6 +153,10 @@ impl Options {
         }
         if self.ondemand {
             m.show_flag(c_str!("ondemand"));
+        }
+        if let Some(key) = &self.key {
+            // The key's name only: the key itself never passes through options.
+            m.show_option(c_str!("key"), key);
         }
         match self.verity {
             Some(VerityMode::Off) => m.show_option(c_str!("verity"), c_str!("off")),

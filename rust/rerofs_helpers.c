@@ -29,6 +29,10 @@
 #include <linux/wait.h>
 #include <keys/asymmetric-type.h>
 #include <crypto/hash.h>
+#include <crypto/aead.h>
+#include <crypto/skcipher.h>
+#include <linux/scatterlist.h>
+#include <keys/user-type.h>
 #include "rerofs_helpers.h"
 
 /* EROFS_NAME_LEN: the longest name a dirent can hold. */
@@ -46,6 +50,7 @@ struct rerofs_mount_opts {
 	int verity;		/* verity=: RERO_VERITY_* (default: on) */
 	bool verity_set;	/* verity= was given */
 	bool ondemand;		/* ondemand: fetch absent blob ranges through fetchd */
+	char *key;		/* key=NAME: the image key is the logon key rerofs:NAME */
 };
 
 /*
@@ -60,7 +65,7 @@ void rerofs_set_vfs_ops(const struct rerofs_vfs_ops *ops)
 	rerofs_ops = ops;
 }
 
-enum { Opt_device, Opt_blobdir, Opt_digest, Opt_verity, Opt_ondemand };
+enum { Opt_device, Opt_blobdir, Opt_digest, Opt_verity, Opt_ondemand, Opt_key };
 
 static const struct constant_table rerofs_verity_modes[] = {
 	{ "off", RERO_VERITY_OFF },
@@ -75,6 +80,7 @@ static const struct fs_parameter_spec rerofs_fs_parameters[] = {
 	fsparam_string("digest", Opt_digest),
 	fsparam_enum("verity", Opt_verity, rerofs_verity_modes),
 	fsparam_flag("ondemand", Opt_ondemand),
+	fsparam_string("key", Opt_key),
 	{}
 };
 
@@ -121,6 +127,11 @@ static int rerofs_fc_parse_param(struct fs_context *fc, struct fs_parameter *par
 	case Opt_ondemand:
 		opts->ondemand = true;
 		return 0;
+	case Opt_key:
+		kfree(opts->key);
+		opts->key = param->string;
+		param->string = NULL;
+		return 0;
 	}
 	return -ENOPARAM;
 }
@@ -158,6 +169,7 @@ static void rerofs_fc_free(struct fs_context *fc)
 	kfree(opts->devices);
 	kfree(opts->blobdir);
 	kfree(opts->digest);
+	kfree(opts->key);
 	kfree(opts);
 }
 
@@ -189,6 +201,11 @@ int rerofs_opts_verity(const struct rerofs_mount_opts *opts)
 bool rerofs_opts_verity_set(const struct rerofs_mount_opts *opts)
 {
 	return opts->verity_set;
+}
+
+const char *rerofs_opts_key(const struct rerofs_mount_opts *opts)
+{
+	return opts->key;
 }
 
 /*
@@ -786,4 +803,178 @@ int rerofs_completion_wait(struct completion *c, unsigned int ms)
 	if (r < 0)
 		return r;
 	return r > 0 ? 1 : 0;
+}
+
+/*
+ * Key material (encrypted images). rerofs_wipe is memzero_explicit (a static
+ * inline): the compiler may not drop it as a dead store.
+ */
+void rerofs_wipe(void *p, size_t len)
+{
+	memzero_explicit(p, len);
+}
+
+/*
+ * Copies the payload of the logon key @desc found in the calling process's
+ * keyrings (thread, process, session or user-session keyring, and the keyrings
+ * linked from them, such as @u) into @out, which must be exactly @len bytes
+ * (*found: the payload's size). request_key() with no callout info: a search
+ * only, no /sbin/request-key upcall, so a mount tried before the key is added
+ * leaves no negative key behind. (request_key_rcu() would not do: it does not
+ * descend into linked keyrings, so it never finds a key in @u.) -ENOKEY when
+ * there is no such logon key (a "user" key of the same name is not one),
+ * -EKEYREVOKED/-EKEYEXPIRED as the keyring reports, -EMSGSIZE for a wrong size.
+ */
+int rerofs_logon_key(const char *desc, u8 *out, size_t len, size_t *found)
+{
+	const struct user_key_payload *ukp;
+	struct key *key;
+	int err = 0;
+
+	*found = 0;
+	key = request_key(&key_type_logon, desc, NULL);
+	if (IS_ERR(key))
+		return PTR_ERR(key);
+	down_read(&key->sem);
+	ukp = user_key_payload_locked(key);
+	if (!ukp) {
+		/* Revoked after it was found. */
+		err = -EKEYREVOKED;
+	} else {
+		*found = ukp->datalen;
+		if (ukp->datalen != len)
+			err = -EMSGSIZE;
+		else
+			memcpy(out, ukp->data, len);
+	}
+	up_read(&key->sem);
+	key_put(key);
+	return err;
+}
+
+/*
+ * AES-256-GCM ("gcm(aes)", 16-byte tags, 12-byte nonces) for unwrapping chunk
+ * keys and the key check. The transform holds the expanded image key; the
+ * crypto API frees it with kfree_sensitive.
+ */
+int rerofs_gcm_new(const u8 *key, unsigned int keylen, struct rerofs_gcm **out)
+{
+	struct crypto_aead *tfm = crypto_alloc_aead("gcm(aes)", 0, 0);
+	int err;
+
+	if (IS_ERR(tfm))
+		return PTR_ERR(tfm);
+	err = crypto_aead_setkey(tfm, key, keylen);
+	if (!err)
+		err = crypto_aead_setauthsize(tfm, 16);
+	if (err) {
+		crypto_free_aead(tfm);
+		return err;
+	}
+	*out = (struct rerofs_gcm *)tfm;
+	return 0;
+}
+
+void rerofs_gcm_free(struct rerofs_gcm *gcm)
+{
+	crypto_free_aead((struct crypto_aead *)gcm);
+}
+
+/*
+ * Decrypts and authenticates @ctlen bytes at @ct with @tag16 over @ad, into
+ * @out. The request works on one linear kmalloc'd copy (scatterlists cannot
+ * point into the stack), wiped before it is freed. -EBADMSG: not authentic.
+ */
+int rerofs_gcm_decrypt(struct rerofs_gcm *gcm, const u8 *nonce12, const u8 *ad,
+		       size_t adlen, const u8 *ct, size_t ctlen, const u8 *tag16, u8 *out)
+{
+	struct crypto_aead *tfm = (struct crypto_aead *)gcm;
+	size_t total = adlen + ctlen + 16;
+	struct aead_request *req;
+	struct scatterlist sg;
+	DECLARE_CRYPTO_WAIT(wait);
+	u8 iv[12];
+	u8 *buf;
+	int err;
+
+	if (crypto_aead_ivsize(tfm) != sizeof(iv) || adlen > 4096 || ctlen > 4096)
+		return -EINVAL;
+	buf = kmalloc(total, GFP_NOFS);
+	if (!buf)
+		return -ENOMEM;
+	req = aead_request_alloc(tfm, GFP_NOFS);
+	if (!req) {
+		kfree(buf);
+		return -ENOMEM;
+	}
+	memcpy(iv, nonce12, sizeof(iv));
+	memcpy(buf, ad, adlen);
+	memcpy(buf + adlen, ct, ctlen);
+	memcpy(buf + adlen + ctlen, tag16, 16);
+	sg_init_one(&sg, buf, total);
+	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_SLEEP | CRYPTO_TFM_REQ_MAY_BACKLOG,
+				  crypto_req_done, &wait);
+	aead_request_set_ad(req, adlen);
+	aead_request_set_crypt(req, &sg, &sg, ctlen + 16, iv);
+	err = crypto_wait_req(crypto_aead_decrypt(req), &wait);
+	if (!err)
+		memcpy(out, buf + adlen, ctlen);
+	aead_request_free(req);
+	kfree_sensitive(buf);
+	return err;
+}
+
+/*
+ * AES-256-XTS ("xts(aes)") for file data: one transform per mount, keyed with
+ * the chunk key of the block being decrypted (the caller serializes setkey
+ * against decryption).
+ */
+int rerofs_xts_new(struct rerofs_xts **out)
+{
+	struct crypto_skcipher *tfm = crypto_alloc_skcipher("xts(aes)", 0, 0);
+
+	if (IS_ERR(tfm))
+		return PTR_ERR(tfm);
+	pr_info("rerofs: xts(aes) by %s\n", crypto_skcipher_driver_name(tfm));
+	*out = (struct rerofs_xts *)tfm;
+	return 0;
+}
+
+void rerofs_xts_free(struct rerofs_xts *xts)
+{
+	crypto_free_skcipher((struct crypto_skcipher *)xts);
+}
+
+int rerofs_xts_setkey(struct rerofs_xts *xts, const u8 *key, unsigned int keylen)
+{
+	return crypto_skcipher_setkey((struct crypto_skcipher *)xts, key, keylen);
+}
+
+/*
+ * Decrypts @len bytes at @buf in place with the 16-byte tweak @iv16. @buf must
+ * be in the kernel's linear map (a kmap_local'd folio page on a !HIGHMEM
+ * kernel, or kmalloc'd), as a scatterlist needs its page.
+ */
+int rerofs_xts_decrypt(struct rerofs_xts *xts, const u8 *iv16, void *buf, size_t len)
+{
+	struct crypto_skcipher *tfm = (struct crypto_skcipher *)xts;
+	struct skcipher_request *req;
+	struct scatterlist sg;
+	DECLARE_CRYPTO_WAIT(wait);
+	u8 iv[16];
+	int err;
+
+	if (!virt_addr_valid(buf) || offset_in_page(buf) + len > PAGE_SIZE)
+		return -EINVAL;
+	req = skcipher_request_alloc(tfm, GFP_NOFS);
+	if (!req)
+		return -ENOMEM;
+	memcpy(iv, iv16, sizeof(iv));
+	sg_init_one(&sg, buf, len);
+	skcipher_request_set_callback(req, CRYPTO_TFM_REQ_MAY_SLEEP | CRYPTO_TFM_REQ_MAY_BACKLOG,
+				      crypto_req_done, &wait);
+	skcipher_request_set_crypt(req, &sg, &sg, len, iv);
+	err = crypto_wait_req(crypto_skcipher_decrypt(req), &wait);
+	skcipher_request_free(req);
+	return err;
 }

@@ -116,4 +116,21 @@ struct completion *rerofs_completion_new(void);
 void rerofs_completion_free(struct completion *c);
 void rerofs_completion_done(struct completion *c);
 int rerofs_completion_wait(struct completion *c, unsigned int ms);
+const char *rerofs_opts_key(const struct rerofs_mount_opts *opts);
+void rerofs_wipe(void *p, size_t len);
+int rerofs_logon_key(const char *desc, u8 *out, size_t len, size_t *found);
+/*
+ * Opaque handles of a crypto_aead ("gcm(aes)") and a crypto_skcipher
+ * ("xts(aes)"): the crypto headers are not in 6.12's Rust bindings.
+ */
+struct rerofs_gcm;
+struct rerofs_xts;
+int rerofs_gcm_new(const u8 *key, unsigned int keylen, struct rerofs_gcm **out);
+void rerofs_gcm_free(struct rerofs_gcm *gcm);
+int rerofs_gcm_decrypt(struct rerofs_gcm *gcm, const u8 *nonce12, const u8 *ad,
+		       size_t adlen, const u8 *ct, size_t ctlen, const u8 *tag16, u8 *out);
+int rerofs_xts_new(struct rerofs_xts **out);
+void rerofs_xts_free(struct rerofs_xts *xts);
+int rerofs_xts_setkey(struct rerofs_xts *xts, const u8 *key, unsigned int keylen);
+int rerofs_xts_decrypt(struct rerofs_xts *xts, const u8 *iv16, void *buf, size_t len);
 #endif

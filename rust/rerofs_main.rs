@@ -26,6 +26,7 @@ use kernel::str::CStr;
 #[allow(unreachable_pub, dead_code)]
 mod format;
 
+mod crypt;
 mod crypto;
 mod data;
 mod dir;

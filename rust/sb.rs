@@ -6,15 +6,17 @@ use kernel::prelude::*;
 use kernel::str::{BStr, CStr};
 use kernel::sync::Arc;
 
+use crate::crypt::{self, Crypt};
 use crate::errno::{efscorrupted, eopnotsupp, from_format as errno};
 use crate::format::devtable::{DeviceExtent, DeviceSlot};
+use crate::format::encrypt::INCOMPAT_RERO_ENCRYPTED;
 use crate::format::superblock::{
     SuperBlock as DiskSuper, DEVT_SLOT_SIZE, INCOMPAT_DEVICE_TABLE, INCOMPAT_XATTR_PREFIXES,
 };
-use crate::format::verity::{Descriptor, Geometry, COMPAT_RERO_VERITY};
+use crate::format::verity::{Descriptor, Geometry, COMPAT_RERO_VERITY, DIGEST_SIZE};
 use crate::format::xattr::MAX_PREFIX_TABLE_BYTES;
 use crate::format::{self, block_pos, BLOCK_SIZE};
-use crate::options::Options;
+use crate::options::{Options, VerityMode};
 use crate::ratelimit::RateLimit;
 use crate::report::{rerofs_err, rerofs_err_ratelimited, rerofs_info, Reporter};
 use crate::trust::{self, Policy, Trust};
@@ -70,6 +72,8 @@ pub(crate) struct SbInfo {
     /// The cache of verified blocks and the message rate limit, shared with the
     /// verified blobs.
     shared: Arc<MountShared>,
+    /// The keys of an encrypted image.
+    pub(crate) crypt: Option<Crypt>,
 }
 
 /// Messages of a mount name its image and obey its rate limit.
@@ -485,24 +489,61 @@ fn read_trailer(
     Ok((desc, trailer))
 }
 
+/// The image digest of a verified metadata blob and its trailer block (where
+/// an encrypted image's key check is).
+struct Verified {
+    digest: [u8; DIGEST_SIZE],
+    trailer: KVec<u8>,
+}
+
 /// Decides whether and how the metadata blob is verified (see "Trust model" in
-/// Documentation/filesystems/rerofs.rst and `trust.rs`). Returns the blob and the
-/// trust reached.
+/// Documentation/filesystems/rerofs.rst and `trust.rs`). Returns the blob, the
+/// trust reached and, when verified, its digest and trailer.
 fn open_metadata_blob(
     file: BackingFile,
     disk: &DiskSuper,
     opts: &Options,
     shown: &BStr,
-) -> Result<(Blob, Trust)> {
+) -> Result<(Blob, Trust, Option<Verified>)> {
     let policy = Policy::new(opts, shown)?;
     if !policy.verify(disk.feature_compat & COMPAT_RERO_VERITY != 0, shown)? {
-        return Ok((Blob::unverified(file, 0), Trust::Unverified));
+        return Ok((Blob::unverified(file, 0), Trust::Unverified, None));
     }
     let (desc, trailer) = read_trailer(&file, disk.image_bytes(), shown, 0)?;
     let digest = desc.digest(&KernelSha)?;
     let sig = desc.signature(&trailer).map_err(|e| errno(&e))?;
     let trust = policy.decide(&digest, sig, shown)?;
-    Ok((Blob::verified(file, 0, Tree::new(&desc)?), trust))
+    Ok((
+        Blob::verified(file, 0, Tree::new(&desc)?),
+        trust,
+        Some(Verified { digest, trailer }),
+    ))
+}
+
+/// Refuses what an encrypted image (or `key=` on a plain one) cannot be
+/// mounted with, from the unverified superblock: XTS is malleable, so an
+/// encrypted image is only read verified.
+fn check_encryption_options(disk: &DiskSuper, opts: &Options, shown: &BStr) -> Result<bool> {
+    let encrypted = disk.feature_incompat & INCOMPAT_RERO_ENCRYPTED != 0;
+    if !encrypted {
+        if opts.key.is_some() {
+            rerofs_err!(shown, "key= given but the image is not encrypted");
+            return Err(EINVAL);
+        }
+        return Ok(false);
+    }
+    if opts.verity_mode() == VerityMode::Off {
+        rerofs_err!(
+            shown,
+            "verity=off is refused on an encrypted image (its data is only decrypted once verified)"
+        );
+        return Err(EINVAL);
+    }
+    if disk.feature_compat & COMPAT_RERO_VERITY == 0 {
+        rerofs_err!(shown, "encrypted image without verity trees");
+        return Err(efscorrupted());
+    }
+    Ok(true)
 }
 
 /// Sets up a new superblock for the image at `source`.
@@ -538,7 +579,7 @@ pub(crate) fn fill_super(
     let mut block0 = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
     file.read_exact_at(0, &mut block0)?;
     let parse = |b: &[u8]| {
-        DiskSuper::parse(b).map_err(|e| {
+        DiskSuper::parse_accepting(b, INCOMPAT_RERO_ENCRYPTED).map_err(|e| {
             if !silent || e.errno_kind() != format::error::ErrorKind::NotOurs {
                 rerofs_err!(shown, "{}", e);
             }
@@ -555,7 +596,8 @@ pub(crate) fn fill_super(
         );
         return Err(efscorrupted());
     }
-    let (mut file, trust) = open_metadata_blob(file, &unverified, &opts, shown)?;
+    let encrypted = check_encryption_options(&unverified, &opts, shown)?;
+    let (mut file, trust, verified) = open_metadata_blob(file, &unverified, &opts, shown)?;
     let shared = Arc::new(
         MountShared {
             cache: BlockCache::new(&new)?,
@@ -569,12 +611,25 @@ pub(crate) fn fill_super(
         file.read_exact_at(shown, 0, &mut block0)?;
         let disk = parse(&block0)?;
         let bytes = disk.image_bytes();
-        if bytes != unverified.image_bytes() {
+        if bytes != unverified.image_bytes()
+            || (disk.feature_incompat & INCOMPAT_RERO_ENCRYPTED != 0) != encrypted
+        {
             return Err(EIO);
         }
         (disk, bytes)
     } else {
         (unverified, file_size)
+    };
+    // The key is checked before any blob is opened.
+    let wrap = match (&verified, encrypted) {
+        (Some(v), true) => Some(crypt::unlock(
+            opts.key.as_deref(),
+            &v.digest,
+            &v.trailer,
+            shown,
+        )?),
+        (None, true) => return Err(EINVAL),
+        (_, false) => None,
     };
     let devices = open_devices(
         &disk,
@@ -585,6 +640,12 @@ pub(crate) fn fill_super(
         &mut stack_depth,
         &shared,
     )?;
+    let crypt = match wrap {
+        Some(wrap) => Some(Crypt::new(
+            wrap, &block0, image_size, &file, &devices, shown,
+        )?),
+        None => None,
+    };
     let long_prefixes = load_long_prefixes(&disk, &file, image_size, shown)?;
     let root_nid = disk.root_nid;
     let info = KBox::new(
@@ -598,6 +659,7 @@ pub(crate) fn fill_super(
             devices,
             long_prefixes,
             shared,
+            crypt,
         },
         GFP_KERNEL,
     )?;
@@ -614,8 +676,13 @@ pub(crate) fn fill_super(
     }
     rerofs_info!(
         info,
-        "mounted, {} extra devices, verity: {}",
+        "mounted, {} extra devices, {}verity: {}",
         info.devices.len(),
+        if info.crypt.is_some() {
+            "encrypted (key check verified), "
+        } else {
+            ""
+        },
         match info.trust {
             Trust::Unverified => "off",
             Trust::SelfConsistent => "on, self-consistent only (no digest= or signature)",

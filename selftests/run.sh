@@ -252,6 +252,25 @@ PY
 python3 "$here/guest/veritytest.py" fsvsign "$vd/signed/meta.img" "$vd/fsverity-signed.img" "$ca.key" "$ca.pem" &&
 	python3 "$here/sbtool.py" corrupt "$vd/signed/meta.img" "$vd/nobit.img" 'compat&=~0x80000000' ||
 	fail_setup "cannot make fsverity-signed.img or nobit.img"
+# ---------------------------------------------------------------- encryption data
+# (selftests/guest/encrypt.sh describes what each file is for.) Keys are files,
+# never arguments.
+ed=$out/encrypt
+mkdir -p "$ed/keys" "$ed/blobs" || fail_setup "cannot create $ed"
+for k in domain a b new; do
+	"$rerofs" keygen "$ed/keys/$k.key" >/dev/null || fail_setup "rerofs keygen $k.key failed"
+done
+head -c 31 "$ed/keys/a.key" >"$ed/keys/short.key"
+emk() { SOURCE_DATE_EPOCH=1700000000 "$rerofs" mkfs -q --chunk-size 65536 --encrypt --domain-key "$ed/keys/domain.key" --blob-dir "$ed/blobs" "$@"; }
+emk --image-key "$ed/keys/a.key" --blob-per-layer "$ed/a.img" "$out/trees/verity" "$out/trees/verity-layer2" &&
+	emk --image-key "$ed/keys/b.key" --blob-per-layer "$ed/b.img" "$out/trees/verity" ||
+	fail_setup "rerofs mkfs --encrypt failed"
+[ "$(ls "$ed/blobs" | wc -l)" = 2 ] || fail_setup "b.img should reuse a.img's first blob: $(ls "$ed/blobs")"
+cp "$ed/a.img" "$ed/a-rewrapped.img" &&
+	"$rerofs" rewrap --image-key "$ed/keys/a.key" --new-image-key "$ed/keys/new.key" "$ed/a-rewrapped.img" >/dev/null ||
+	fail_setup "rerofs rewrap failed"
+cp "$vd/ref.json" "$ed/ref.json" &&
+	python3 "$here/guest/veritytest.py" ref "$out/trees/verity" "$ed/ref-b.json" || fail_setup "veritytest ref (encrypt) failed"
 # ---------------------------------------------------------------- security data
 # (selftests/guest/security.sh crafts the hostile images in the guest; only the
 # nested images are made here: outer.img holds mid.img, which holds inner.img.)
@@ -308,12 +327,12 @@ echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 # unloads the module and checks dmesg.
 declare -A weight=([verity]=200 [verity-campaigns]=380 [security]=170 [default]=250 [wide]=150 [wide-compact]=40
 	[xattr]=45 [blobdev]=60 [mtime]=60 [compact]=40 [nosbcrc]=35 [chunk4096]=30 [chunk65536]=30 [chunk1048576]=30
-	[chunk65536-idx]=30 [extended]=25 [noinline]=25 [mutate]=120 [lazy]=150)
+	[chunk65536-idx]=30 [extended]=25 [noinline]=25 [mutate]=120 [encrypt]=150 [lazy]=150)
 groups=()
 while read -r kind name rest; do
 	case $kind in good|bad) groups+=("$name") ;; esac
 done < <(grep -vE '^\s*(#|$)' "$list")
-groups+=(verity verity-campaigns security mutate lazy)
+groups+=(verity verity-campaigns security mutate encrypt lazy)
 nshards=${RERO_SELFTEST_SHARDS:-$(nproc)}
 case $nshards in ''|*[!0-9]*|0) nshards=1 ;; esac
 [ "$nshards" -gt 2 ] && nshards=2

@@ -85,4 +85,10 @@ impl<'a> RawOptions<'a> {
         // SAFETY: The option block is valid by the type invariant.
         u32::try_from(unsafe { c::rerofs_opts_verity(self.0.as_ptr()) }).ok()
     }
+
+    /// The `key=` name, if given.
+    pub(crate) fn key(&self) -> Option<&'a CStr> {
+        // SAFETY: The option block is valid by the type invariant.
+        Self::string(unsafe { c::rerofs_opts_key(self.0.as_ptr()) })
+    }
 }

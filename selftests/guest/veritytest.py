@@ -49,6 +49,10 @@ import sys
 BS = 4096
 
 
+# Where an encrypted image's key check is in the trailer block (format/encrypt.rs).
+KEY_CHECK_POS = 4096 - 64
+
+
 def fsb(p):
     return p if isinstance(p, bytes) else os.fsencode(p)
 
@@ -163,8 +167,11 @@ def sys_mount(src, mnt, fstype, opts):
 
 
 def mount(meta, blobdir, mnt, opts=""):
+    """Mounts with blobdir= and opts, plus $RERO_VT_OPTS (e.g. key=NAME for an
+    encrypted image)."""
     os.makedirs(mnt, exist_ok=True)
-    return sys_mount(meta, mnt, "rerofs", "blobdir=" + blobdir + ("," + opts if opts else ""))
+    extra = [o for o in (opts, os.environ.get("RERO_VT_OPTS", "")) if o]
+    return sys_mount(meta, mnt, "rerofs", ",".join(["blobdir=" + blobdir] + extra))
 
 
 def umount(mnt):
@@ -195,6 +202,13 @@ def cases_for(path, data_size, is_meta, rng, max_blocks):
     out.append(("descriptor data_size", trailer + 8))
     if sig_size:
         out.append(("signature", trailer + 256 + rng.randrange(sig_size)))
+    if is_meta:
+        with open(path, "rb") as f:
+            f.seek(trailer + KEY_CHECK_POS)
+            kc = f.read(8)
+        if kc == b"RerofsKc":
+            # An encrypted image's key check (its tag): the mount must refuse.
+            out.append(("key check tag", trailer + KEY_CHECK_POS + 28 + rng.randrange(16)))
     return out
 
 

@@ -94,8 +94,9 @@ ENCRYPTION (--encrypt --domain-key D --image-key I):
   I, bound to its blob and place, and a key check (a GCM tag under I over the
   image digest) in its trailer. Names, sizes, modes, owners, times, xattrs,
   directory contents and symlink targets stay plaintext (integrity-protected
-  by verity). Keys are read from files only. The kernel module cannot mount
-  encrypted images yet (it refuses them); `rerofs fsck --image-key` reads
+  by verity). Keys are read from files only. The kernel module mounts them
+  with -o key=NAME, NAME naming the logon key rerofs:NAME that holds I
+  (keyctl padd logon rerofs:NAME @u < I); `rerofs fsck --image-key` reads
   them, `rerofs rewrap` changes I without touching a data blob.
 
 EXIT STATUS:

@@ -37,10 +37,12 @@ install: tools
 
 # Benchmarks (not timed tests): rerofs mkfs vs mkfs.erofs on the kernel source
 # tree, and reads in the guest: rerofs verity off/on vs C EROFS on a
-# loop device, file-backed, on dm-verity and file-backed on an fs-verity file.
+# loop device, file-backed, on dm-verity and file-backed on an fs-verity file;
+# and lazy pulling's cold start against a full pull (bench/lazy.sh).
 bench: tools module
 	@bash bench/mkfs.sh
 	@bash bench/read.sh
+	@bash bench/lazy.sh
 
 bench-smoke: tools module
 	@bash bench/mkfs.sh --smoke

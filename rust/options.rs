@@ -32,6 +32,9 @@ pub(crate) struct Options {
     pub(crate) digest: Option<[u8; DIGEST_SIZE]>,
     /// The `verity=` mode, if given.
     pub(crate) verity: Option<VerityMode>,
+    /// `ondemand`: absent ranges of data blobs are fetched through the
+    /// on-demand daemon (`crate::ondemand`); only with `blobdir=`.
+    pub(crate) ondemand: bool,
     /// The `key=` name: the image key is the logon key `rerofs:NAME`.
     pub(crate) key: Option<CString>,
 }
@@ -72,12 +75,18 @@ impl Options {
             vfs::VERITY_REQUIRE => VerityMode::Require,
             _ => VerityMode::On,
         });
+        let ondemand = raw.ondemand();
+        if ondemand && blobdir.is_none() {
+            malformed("ondemand (only with blobdir=)");
+            return Err(EINVAL);
+        }
         let key = raw.key().map(CString::try_from).transpose()?;
         Ok(Self {
             devices,
             blobdir,
             digest,
             verity,
+            ondemand,
             key,
         })
     }
@@ -99,6 +108,8 @@ impl Options {
             Some("verity=")
         } else if new.digest.is_some() && new.digest != self.digest {
             Some("digest=")
+        } else if new.ondemand && !self.ondemand {
+            Some("ondemand")
         } else if !same(&new.blobdir, &self.blobdir) {
             Some("blobdir=")
         } else if !same(&new.key, &self.key) {
@@ -139,6 +150,9 @@ impl Options {
             if let Ok(text) = CStr::from_bytes_with_nul(&text) {
                 m.show_option(c_str!("digest"), text);
             }
+        }
+        if self.ondemand {
+            m.show_flag(c_str!("ondemand"));
         }
         if let Some(key) = &self.key {
             // The key's name only: the key itself never passes through options.

@@ -22,6 +22,11 @@
 #include <linux/cred.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/miscdevice.h>
+#include <linux/poll.h>
+#include <linux/completion.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
 #include <keys/asymmetric-type.h>
 #include <crypto/hash.h>
 #include <crypto/aead.h>
@@ -44,6 +49,7 @@ struct rerofs_mount_opts {
 	char *digest;		/* digest=sha256:HEX: the expected image digest */
 	int verity;		/* verity=: RERO_VERITY_* (default: on) */
 	bool verity_set;	/* verity= was given */
+	bool ondemand;		/* ondemand: fetch absent blob ranges through fetchd */
 	char *key;		/* key=NAME: the image key is the logon key rerofs:NAME */
 };
 
@@ -59,7 +65,7 @@ void rerofs_set_vfs_ops(const struct rerofs_vfs_ops *ops)
 	rerofs_ops = ops;
 }
 
-enum { Opt_device, Opt_blobdir, Opt_digest, Opt_verity, Opt_key };
+enum { Opt_device, Opt_blobdir, Opt_digest, Opt_verity, Opt_ondemand, Opt_key };
 
 static const struct constant_table rerofs_verity_modes[] = {
 	{ "off", RERO_VERITY_OFF },
@@ -73,6 +79,7 @@ static const struct fs_parameter_spec rerofs_fs_parameters[] = {
 	fsparam_string("blobdir", Opt_blobdir),
 	fsparam_string("digest", Opt_digest),
 	fsparam_enum("verity", Opt_verity, rerofs_verity_modes),
+	fsparam_flag("ondemand", Opt_ondemand),
 	fsparam_string("key", Opt_key),
 	{}
 };
@@ -116,6 +123,9 @@ static int rerofs_fc_parse_param(struct fs_context *fc, struct fs_parameter *par
 	case Opt_verity:
 		opts->verity = result.uint_32;
 		opts->verity_set = true;
+		return 0;
+	case Opt_ondemand:
+		opts->ondemand = true;
 		return 0;
 	case Opt_key:
 		kfree(opts->key);
@@ -624,6 +634,175 @@ int rerofs_cache_insert(struct inode *inode, pgoff_t index, const void *data)
 	folio_put(folio);
 	/* Someone else cached the same block first: as good. */
 	return err == -EEXIST ? 0 : err;
+}
+
+bool rerofs_opts_ondemand(const struct rerofs_mount_opts *opts)
+{
+	return opts->ondemand;
+}
+
+/*
+ * The on-demand channel: the misc device /dev/rerofs-ondemand that the fetch
+ * daemon opens (Documentation/filesystems/rerofs.rst, "On-demand fetching").
+ * Only the character-device mechanics are here: the daemon's wait for a request
+ * (read, poll) and the copies to and from user memory. The requests themselves
+ * (queue, deduplication, completions, the readers' waits) are rust/ondemand.rs,
+ * reached through the table of callbacks set at registration.
+ */
+static unsigned int rerofs_ondemand_timeout_param = 30;
+module_param_named(ondemand_timeout, rerofs_ondemand_timeout_param, uint, 0644);
+MODULE_PARM_DESC(ondemand_timeout,
+		 "Seconds a read waits for the fetch daemon (ondemand mounts) before failing with EIO (1 to 3600)");
+
+unsigned int rerofs_ondemand_timeout_ms(void)
+{
+	return clamp_t(unsigned int, READ_ONCE(rerofs_ondemand_timeout_param), 1, 3600) * 1000;
+}
+
+static const struct rerofs_ondemand_ops *rerofs_od_ops;
+static const void *rerofs_od_ctx;
+static DECLARE_WAIT_QUEUE_HEAD(rerofs_od_wq);
+
+/* Wakes the daemon's read and poll: a request is queued. */
+void rerofs_ondemand_wake(void)
+{
+	wake_up_interruptible(&rerofs_od_wq);
+}
+
+static int rerofs_od_open(struct inode *inode, struct file *file)
+{
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	return rerofs_od_ops->open(rerofs_od_ctx);
+}
+
+static int rerofs_od_release(struct inode *inode, struct file *file)
+{
+	rerofs_od_ops->release(rerofs_od_ctx);
+	return 0;
+}
+
+static ssize_t rerofs_od_read(struct file *file, char __user *buf, size_t len, loff_t *pos)
+{
+	u8 rec[RERO_ONDEMAND_REQUEST_SIZE];
+	int n;
+
+	if (len < sizeof(rec))
+		return -EINVAL;
+	for (;;) {
+		n = rerofs_od_ops->take(rerofs_od_ctx, rec, sizeof(rec));
+		if (n < 0)
+			return n;
+		if (n > 0)
+			break;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		if (wait_event_interruptible(rerofs_od_wq,
+					     rerofs_od_ops->pending(rerofs_od_ctx)))
+			return -ERESTARTSYS;
+	}
+	if (copy_to_user(buf, rec, n))
+		return -EFAULT;
+	return n;
+}
+
+static ssize_t rerofs_od_write(struct file *file, const char __user *buf, size_t len,
+			       loff_t *pos)
+{
+	u8 rec[RERO_ONDEMAND_COMPLETION_SIZE];
+	int err;
+
+	if (len != sizeof(rec))
+		return -EINVAL;
+	if (copy_from_user(rec, buf, sizeof(rec)))
+		return -EFAULT;
+	err = rerofs_od_ops->complete(rerofs_od_ctx, rec, sizeof(rec));
+	return err ? err : len;
+}
+
+static __poll_t rerofs_od_poll(struct file *file, struct poll_table_struct *pt)
+{
+	poll_wait(file, &rerofs_od_wq, pt);
+	return EPOLLOUT | EPOLLWRNORM |
+	       (rerofs_od_ops->pending(rerofs_od_ctx) ? EPOLLIN | EPOLLRDNORM : 0);
+}
+
+static const struct file_operations rerofs_od_fops = {
+	.owner = THIS_MODULE,
+	.open = rerofs_od_open,
+	.release = rerofs_od_release,
+	.read = rerofs_od_read,
+	.write = rerofs_od_write,
+	.poll = rerofs_od_poll,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice rerofs_od_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "rerofs-ondemand",
+	.fops = &rerofs_od_fops,
+	.mode = 0600,
+};
+
+/*
+ * Registers the device; ops and ctx must stay valid until
+ * rerofs_ondemand_unregister (an open device holds the module: .owner).
+ */
+int rerofs_ondemand_register(const struct rerofs_ondemand_ops *ops, const void *ctx)
+{
+	int err;
+
+	rerofs_od_ops = ops;
+	rerofs_od_ctx = ctx;
+	err = misc_register(&rerofs_od_misc);
+	if (err)
+		rerofs_od_ctx = NULL;
+	return err;
+}
+
+void rerofs_ondemand_unregister(void)
+{
+	misc_deregister(&rerofs_od_misc);
+	rerofs_od_ctx = NULL;
+}
+
+/* The context given at registration (the Rust channel). */
+const void *rerofs_ondemand_ctx(void)
+{
+	return rerofs_od_ctx;
+}
+
+/* A completion (the readers of one request wait on it); NULL: no memory. */
+struct completion *rerofs_completion_new(void)
+{
+	struct completion *c = kmalloc(sizeof(*c), GFP_KERNEL);
+
+	if (c)
+		init_completion(c);
+	return c;
+}
+
+void rerofs_completion_free(struct completion *c)
+{
+	kfree(c);
+}
+
+void rerofs_completion_done(struct completion *c)
+{
+	complete_all(c);
+}
+
+/*
+ * Waits killably at most ms milliseconds: 1 completed, 0 timed out, -ERESTARTSYS
+ * killed.
+ */
+int rerofs_completion_wait(struct completion *c, unsigned int ms)
+{
+	long r = wait_for_completion_killable_timeout(c, msecs_to_jiffies(ms));
+
+	if (r < 0)
+		return r;
+	return r > 0 ? 1 : 0;
 }
 
 /*

@@ -88,6 +88,34 @@ void rerofs_cache_put(struct inode *inode);
 int rerofs_cache_read(struct inode *inode, unsigned long index, size_t off, void *buf,
 		      size_t len);
 int rerofs_cache_insert(struct inode *inode, unsigned long index, const void *data);
+
+/*
+ * The on-demand channel (/dev/rerofs-ondemand): the C side is the misc device;
+ * these Rust callbacks (rust/ondemand.rs) own the requests. take() copies the
+ * next unsent request record into rec (returns its size, 0 when none is
+ * pending); complete() takes a completion record; open() fails with -EBUSY when
+ * a daemon has the device open already.
+ */
+#define RERO_ONDEMAND_REQUEST_SIZE 64
+#define RERO_ONDEMAND_COMPLETION_SIZE 16
+struct rerofs_ondemand_ops {
+	int (*open)(const void *ctx);
+	void (*release)(const void *ctx);
+	int (*take)(const void *ctx, u8 *rec, size_t len);
+	int (*complete)(const void *ctx, const u8 *rec, size_t len);
+	bool (*pending)(const void *ctx);
+};
+struct completion;
+bool rerofs_opts_ondemand(const struct rerofs_mount_opts *opts);
+unsigned int rerofs_ondemand_timeout_ms(void);
+void rerofs_ondemand_wake(void);
+int rerofs_ondemand_register(const struct rerofs_ondemand_ops *ops, const void *ctx);
+void rerofs_ondemand_unregister(void);
+const void *rerofs_ondemand_ctx(void);
+struct completion *rerofs_completion_new(void);
+void rerofs_completion_free(struct completion *c);
+void rerofs_completion_done(struct completion *c);
+int rerofs_completion_wait(struct completion *c, unsigned int ms);
 const char *rerofs_opts_key(const struct rerofs_mount_opts *opts);
 void rerofs_wipe(void *p, size_t len);
 int rerofs_logon_key(const char *desc, u8 *out, size_t len, size_t *found);

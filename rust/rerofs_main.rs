@@ -34,6 +34,7 @@ mod errno;
 mod helpers;
 mod inode;
 mod namei;
+mod ondemand;
 mod options;
 mod params;
 mod pkcs7;
@@ -118,9 +119,10 @@ impl vfs::FileSystem for RerofsFs {
 }
 
 struct Rerofs {
-    // Dropped in declaration order: unregister first, then put the `.rerofs`
-    // keyring and free the transform.
+    // Dropped in declaration order: unregister first, then the on-demand
+    // device, then put the `.rerofs` keyring and free the transform.
     _registration: vfs::Registration<RerofsFs>,
+    _ondemand: vfs::ondemand::Device<ondemand::Channel>,
     _keyring: pkcs7::Keyring,
     _crypto: crypto::Crypto,
 }
@@ -129,10 +131,12 @@ impl kernel::Module for Rerofs {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let crypto = crypto::Crypto::new()?;
         let keyring = pkcs7::Keyring::new()?;
+        let ondemand = vfs::ondemand::Device::register(ondemand::Channel::new()?)?;
         let registration = vfs::Registration::new(module)?;
         pr_info!("registered file system type rerofs\n");
         Ok(Rerofs {
             _registration: registration,
+            _ondemand: ondemand,
             _keyring: keyring,
             _crypto: crypto,
         })

@@ -360,10 +360,22 @@ fn open_devices(
         let dev = if file.is_verified() {
             let want = trust::slot_digest(&slot, i, shown)?;
             let (desc, _) = read_trailer(&dev, block_pos(slot.blocks), shown, id)?;
-            trust::check_blob_digest(&desc.digest(&KernelSha)?, &want, id, path, shown)?;
+            let digest = desc.digest(&KernelSha)?;
+            trust::check_blob_digest(&digest, &want, id, path, shown)?;
             let mut blob = Blob::verified(dev, id, Tree::new(&desc)?);
             blob.attach(shared);
+            if opts.ondemand {
+                blob.set_ondemand(crate::ondemand::Channel::get().ok_or(EIO)?, digest);
+            }
             blob
+        } else if opts.ondemand {
+            // The daemon is not trusted: without trees its bytes could not be
+            // checked.
+            rerofs_err!(
+                shown,
+                "ondemand needs a verified image (verity trees, verity=on)"
+            );
+            return Err(EINVAL);
         } else {
             Blob::unverified(dev, id)
         };

@@ -22,6 +22,7 @@ use crate::crypto::sha256;
 use crate::errno::efscorrupted;
 use crate::format::verity::{hash_slot, Descriptor, Geometry, Hasher, DIGEST_SIZE, MAX_LEVELS};
 use crate::format::BLOCK_SIZE;
+use crate::ondemand::Channel;
 use crate::ratelimit::RateLimit;
 use crate::report::rerofs_err;
 use crate::vfs::{BackingFile, BlockCache};
@@ -89,6 +90,9 @@ pub(crate) struct Blob {
     /// while they stay cached. Whole-block reads (file data) are not kept here:
     /// the file's page cache holds those. `None` until [`Blob::attach_cache`].
     shared: Option<Arc<MountShared>>,
+    /// With `ondemand`: the channel and the blob's fs-verity digest, to ask the
+    /// daemon for blocks that do not verify.
+    ondemand: Option<(Arc<Channel>, [u8; DIGEST_SIZE])>,
 }
 
 /// Allocates one zeroed block on the heap (4 KiB is too much for the stack).
@@ -104,6 +108,7 @@ impl Blob {
             id,
             tree: None,
             shared: None,
+            ondemand: None,
         }
     }
 
@@ -114,6 +119,7 @@ impl Blob {
             id,
             tree: Some(tree),
             shared: None,
+            ondemand: None,
         }
     }
 
@@ -135,6 +141,14 @@ impl Blob {
         self.shared.as_deref().map_or(true, |s| s.limit.allow())
     }
 
+    /// Asks `chan` for blocks of this (verified) blob that do not verify;
+    /// `digest` is the blob's fs-verity digest (its name for the daemon).
+    pub(crate) fn set_ondemand(&mut self, chan: Arc<Channel>, digest: [u8; DIGEST_SIZE]) {
+        if self.tree.is_some() {
+            self.ondemand = Some((chan, digest));
+        }
+    }
+
     /// True when reads are verified.
     pub(crate) fn is_verified(&self) -> bool {
         self.tree.is_some()
@@ -142,8 +156,40 @@ impl Blob {
 
     /// Reads exactly `buf.len()` bytes at `pos`. On a verified blob every block
     /// touched is checked first, and nothing unverified is left in `buf`: a block
-    /// that does not match fails the read with `EIO`.
+    /// that does not match fails the read with `EIO`. With `ondemand`, such a
+    /// read asks the daemon for the range and, once it answers, is read and
+    /// checked again (once).
     pub(crate) fn read_exact_at(&self, image: &BStr, pos: u64, buf: &mut [u8]) -> Result {
+        // With a daemon to ask, a block that does not verify is expected (a
+        // hole): only the read after the fetch reports a mismatch.
+        let first = self.read_checked(image, pos, buf, self.ondemand.is_none());
+        let (Err(e), Some((chan, digest)), Some(tree)) = (&first, &self.ondemand, &self.tree)
+        else {
+            return first;
+        };
+        if *e != EIO {
+            return first;
+        }
+        let len = buf.len() as u64;
+        if let Err(e) = chan.fetch(digest, pos, len, tree.geo.data_size) {
+            if self.allow_message() {
+                rerofs_err!(
+                    image,
+                    "blob {}: on-demand fetch of {} bytes at {} failed ({:?})",
+                    self.id,
+                    len,
+                    pos,
+                    e
+                );
+            }
+            return Err(e);
+        }
+        self.read_checked(image, pos, buf, true)
+    }
+
+    /// [`Self::read_exact_at`] without fetching.
+    /// A mismatch is reported unless `report` is false.
+    fn read_checked(&self, image: &BStr, pos: u64, buf: &mut [u8], report: bool) -> Result {
         let Some(tree) = &self.tree else {
             return self.file.read_exact_at(pos, buf);
         };
@@ -174,7 +220,7 @@ impl Blob {
                 let checked = self
                     .file
                     .read_exact_at(blk * bs, dst)
-                    .and_then(|()| self.verify(image, tree, blk, dst));
+                    .and_then(|()| self.verify(image, tree, blk, dst, report));
                 if let Err(e) = checked {
                     dst.fill(0);
                     return Err(e);
@@ -190,7 +236,7 @@ impl Blob {
                     None => bounce.insert(new_block()?),
                 };
                 self.file.read_exact_at(blk * bs, &mut b[..])?;
-                self.verify(image, tree, blk, &b[..])?;
+                self.verify(image, tree, blk, &b[..], report)?;
                 dst.copy_from_slice(b.get(in_blk..in_blk + n).ok_or(EINVAL)?);
                 if let Some(cache) = self.cache() {
                     // Not kept (no memory): read and checked again next time.
@@ -202,8 +248,9 @@ impl Blob {
         Ok(())
     }
 
-    /// Checks data block `blk` (its bytes: `data`) against the tree.
-    fn verify(&self, image: &BStr, tree: &Tree, blk: u64, data: &[u8]) -> Result {
+    /// Checks data block `blk` (its bytes: `data`) against the tree; a mismatch
+    /// is logged when `report` is set.
+    fn verify(&self, image: &BStr, tree: &Tree, blk: u64, data: &[u8], report: bool) -> Result {
         let mut want = sha256(data)?;
         let geo = &tree.geo;
         // Hash blocks read on the way up, checked against the level below but not
@@ -242,7 +289,7 @@ impl Blob {
             }
         }
         if !anchored {
-            if self.allow_message() {
+            if report && self.allow_message() {
                 match failed_level {
                     Some(l) => rerofs_err!(
                         image,

@@ -282,12 +282,43 @@ mkfs.erofs --quiet -T0 -U $uuid "$sd/t/mid/inner.img" "$sd/t/inner" &&
 	mkfs.erofs --quiet -T0 -U $uuid "$sd/outer.img" "$sd/t/outer" || fail_setup "mkfs.erofs of the nested images failed"
 # Seed images of the mutation campaign (selftests/guest/mutate.sh).
 python3 "$here/mkmutate.py" "$out/mutate" "$rerofs" >/dev/null || fail_setup "mkmutate.py failed"
+# ---------------------------------------------------------------- lazy data
+# (selftests/guest/lazy.sh): a tree of about 32 MiB (256 MiB with RERO_LAZY_LONG=1),
+# built with 64 KiB chunks, and the sha256 of every file (sha256sum -c format).
+ld=$out/lazy
+mkdir -p "$ld/blobs" || fail_setup "cannot create $ld"
+python3 -I -S - "$ld/src" "${RERO_LAZY_LONG:-0}" <<'PY' || fail_setup "cannot make the lazy tree"
+import hashlib, os, random, sys
+root, long_run = sys.argv[1], sys.argv[2] == "1"
+r = random.Random(14)
+def put(path, data):
+    p = os.path.join(root, path)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, "wb") as f:
+        f.write(data)
+    os.utime(p, (1700000000, 1700000000))
+put("one-mib", r.randbytes(1 << 20))        # the 1 MiB file read alone
+put("cold/two-mib", r.randbytes(2 << 20))   # read by 8 readers at once
+put("cold/corrupt", r.randbytes(512 << 10)) # read through the corrupting daemon
+put("cold/killed", r.randbytes(512 << 10))  # the daemon killed in the middle
+put("cold/nodaemon", r.randbytes(256 << 10))
+put("cold/timeout", r.randbytes(256 << 10))
+for d in range(20):
+    for i in range(25):
+        put(f"small/d{d:02}/f{i:02}", r.randbytes(r.randrange(0, 9000)))
+total = 24 << 20 if not long_run else 248 << 20
+for i in range(total // (4 << 20)):
+    put(f"big/f{i:03}", r.randbytes(4 << 20))
+PY
+SOURCE_DATE_EPOCH=1700000000 "$rerofs" mkfs -q --chunk-size 65536 --blob-dir "$ld/blobs" "$ld/meta.img" "$ld/src" ||
+	fail_setup "rerofs mkfs (lazy) failed"
+(cd "$ld/src" && find . -type f -print0 | sort -z | xargs -0 sha256sum >"$ld/sums") || fail_setup "cannot hash the lazy tree"
 echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 [ $images_only = 1 ] && exit 0
 
 # ---------------------------------------------------------------- guest runs
-# The groups (one per image in images.list, plus "verity", "verity-campaigns"
-# and "security") are
+# The groups (one per image in images.list, plus "verity", "verity-campaigns",
+# "security", "mutate" and "lazy") are
 # split over several guests that run at the same time (RERO_SELFTEST_SHARDS,
 # default: the number of host CPUs, at most 2): each guest runs its groups
 # sequentially on one vCPU, so two guests keep two host cores busy. Groups are
@@ -296,12 +327,12 @@ echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 # unloads the module and checks dmesg.
 declare -A weight=([verity]=200 [verity-campaigns]=380 [security]=170 [default]=250 [wide]=150 [wide-compact]=40
 	[xattr]=45 [blobdev]=60 [mtime]=60 [compact]=40 [nosbcrc]=35 [chunk4096]=30 [chunk65536]=30 [chunk1048576]=30
-	[chunk65536-idx]=30 [extended]=25 [noinline]=25 [mutate]=120 [encrypt]=150)
+	[chunk65536-idx]=30 [extended]=25 [noinline]=25 [mutate]=120 [encrypt]=150 [lazy]=150)
 groups=()
 while read -r kind name rest; do
 	case $kind in good|bad) groups+=("$name") ;; esac
 done < <(grep -vE '^\s*(#|$)' "$list")
-groups+=(verity verity-campaigns security mutate encrypt)
+groups+=(verity verity-campaigns security mutate encrypt lazy)
 nshards=${RERO_SELFTEST_SHARDS:-$(nproc)}
 case $nshards in ''|*[!0-9]*|0) nshards=1 ;; esac
 [ "$nshards" -gt 2 ] && nshards=2

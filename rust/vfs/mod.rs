@@ -37,6 +37,7 @@ mod dir;
 mod file;
 mod folio;
 mod inode;
+pub(crate) mod ondemand;
 mod options;
 mod registration;
 mod seq_file;

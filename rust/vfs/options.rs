@@ -70,6 +70,12 @@ impl<'a> RawOptions<'a> {
         Self::string(unsafe { c::rerofs_opts_digest(self.0.as_ptr()) })
     }
 
+    /// True if the `ondemand` flag was given.
+    pub(crate) fn ondemand(&self) -> bool {
+        // SAFETY: The option block is valid by the type invariant.
+        unsafe { c::rerofs_opts_ondemand(self.0.as_ptr()) }
+    }
+
     /// The `verity=` value (one of the `VERITY_*` constants), if given.
     pub(crate) fn verity(&self) -> Option<u32> {
         // SAFETY: The option block is valid by the type invariant.

@@ -2,7 +2,7 @@
 
 //! The `seq_file` that `show_options` fills.
 
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
 use kernel::bindings;
 use kernel::str::CStr;
@@ -25,6 +25,13 @@ impl SeqFile {
     pub(super) unsafe fn from_raw(m: *mut bindings::seq_file) -> Option<Self> {
         // INVARIANT: the caller's guarantee, for a non-null `m`.
         NonNull::new(m).map(Self)
+    }
+
+    /// Appends `,name` (a flag option: `seq_show_option` without a value).
+    pub(crate) fn show_flag(&mut self, name: &CStr) {
+        // SAFETY: The seq_file is valid by the type invariant; `name` is NUL
+        // terminated and alive for the call; a NULL value means "no value".
+        unsafe { c::rerofs_seq_show_option(self.0.as_ptr(), name.as_char_ptr(), ptr::null()) };
     }
 
     /// Appends `,name=value` with the value escaped (`seq_show_option`).

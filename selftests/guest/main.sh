@@ -542,6 +542,7 @@ all_tests() {
 	case " ${RERO_SELFTEST_IMAGES:-verity-campaigns} " in *" verity-campaigns "*) verity_campaign_tests ;; esac
 	case " ${RERO_SELFTEST_IMAGES:-security} " in *" security "*) security_tests ;; esac
 	case " ${RERO_SELFTEST_IMAGES:-mutate} " in *" mutate "*) mutate_tests ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-lazy} " in *" lazy "*) lazy_tests ;; esac
 	case " ${RERO_SELFTEST_IMAGES:-encrypt} " in *" encrypt "*) encrypt_tests ;; esac
 
 	ktest "no rerofs mounts left" no_mounts_left
@@ -553,6 +554,7 @@ all_tests() {
 . "$(dirname "${BASH_SOURCE[0]}")/verity.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/security.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/mutate.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lazy.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/encrypt.sh"
 
 main "$@"

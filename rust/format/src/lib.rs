@@ -22,6 +22,7 @@ pub mod encrypt;
 pub mod error;
 pub mod inode;
 pub mod map;
+pub mod ondemand;
 pub mod superblock;
 pub mod verity;
 // The whole-image walk of the fuzz targets and tests (it allocates).

@@ -5,10 +5,14 @@
 //! Exit codes: 0 success, 1 failure or problems found, 2 usage error.
 
 mod crypt;
+mod fetchd;
 mod fsck;
 mod image;
 mod inspect;
 mod mkfs;
+mod oci;
+mod pull;
+mod push;
 mod tree;
 mod trust;
 mod util;
@@ -21,7 +25,7 @@ use std::process::ExitCode;
 #[command(
     name = "rerofs",
     version,
-    about = "Build, check, inspect, sign and verify rerofs (EROFS) images"
+    about = "Build, check, inspect, sign, verify, push and pull rerofs (EROFS) images"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,6 +50,12 @@ enum Cmd {
     Keygen(crypt::KeygenArgs),
     /// Wrap an encrypted image's chunk keys under a new image key (no data blob changes).
     Rewrap(crypt::RewrapArgs),
+    /// Store an image and its data blobs in an OCI registry (one manifest, a layer per blob).
+    Push(push::PushArgs),
+    /// Fetch an image from an OCI registry: whole, or lazily (metadata, trees, trailers).
+    Pull(pull::PullArgs),
+    /// Serve the kernel's on-demand requests: fetch blob ranges from the registry.
+    Fetchd(fetchd::FetchdArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +96,9 @@ fn main() -> ExitCode {
         Cmd::Verify(a) => trust::run_verify(a),
         Cmd::Keygen(a) => crypt::run_keygen(a).map(|()| true),
         Cmd::Rewrap(a) => crypt::run_rewrap(a).map(|()| true),
+        Cmd::Push(a) => push::run(a).map(|()| true),
+        Cmd::Pull(a) => pull::run(a).map(|()| true),
+        Cmd::Fetchd(a) => fetchd::run(a),
     };
     match r {
         Ok(true) => ExitCode::SUCCESS,

@@ -389,3 +389,129 @@ pub fn mkfs(opts: &[&str], meta: &Path, sources: &[&Path]) -> Output {
     args.extend(sources.iter().map(|p| s(p)));
     rerofs(&args)
 }
+
+/// A real OCI registry (Debian's `docker-registry`, the CNCF distribution
+/// registry) on 127.0.0.1 and a free port, with filesystem storage and its
+/// log (access log included) in a temporary directory; stopped when dropped.
+pub struct Registry {
+    pub port: u16,
+    pub log: PathBuf,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+
+impl Registry {
+    /// Starts one, or returns `None` (with a message) when the package is
+    /// not installed (`scripts/setup-host.sh` installs it).
+    pub fn start() -> Option<Registry> {
+        if !Path::new(REGISTRY_BIN).exists() {
+            eprintln!("{REGISTRY_BIN} not installed (apt-get install docker-registry): skipping");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let cfg = dir.path().join("config.yml");
+            fs::write(
+                &cfg,
+                format!(
+                    "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
+                     storage:\n  filesystem:\n    rootdirectory: {}\n\
+                     http:\n  addr: 127.0.0.1:{port}\n",
+                    dir.path().join("store").display()
+                ),
+            )
+            .unwrap();
+            let log = dir.path().join("registry.log");
+            let out = fs::File::create(&log).unwrap();
+            let mut child = Command::new(REGISTRY_BIN)
+                .arg("serve")
+                .arg(&cfg)
+                .stdout(out.try_clone().unwrap())
+                .stderr(out)
+                .spawn()
+                .expect("start docker-registry");
+            for _ in 0..100 {
+                if http_get(port, "/v2/")
+                    .lines()
+                    .next()
+                    .is_some_and(|l| l.contains(" 200 "))
+                {
+                    return Some(Registry {
+                        port,
+                        log,
+                        child,
+                        _dir: dir,
+                    });
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            child.kill().ok();
+            child.wait().ok();
+        }
+        panic!("docker-registry did not start");
+    }
+
+    /// `127.0.0.1:PORT/REPO`.
+    pub fn reference(&self, repo: &str) -> String {
+        format!("127.0.0.1:{}/{repo}", self.port)
+    }
+
+    /// Access-log lines of GETs of blobs answered with `status`, and their
+    /// bytes.
+    pub fn blob_gets(&self, status: u32) -> (u64, u64) {
+        let log = fs::read_to_string(&self.log).unwrap();
+        let mut n = 0;
+        let mut bytes = 0;
+        for l in log.lines() {
+            // 127.0.0.1 - - [date] "GET /v2/r/blobs/sha256:... HTTP/1.1" 206 4096 "" "ua"
+            let Some((req, rest)) = l.split_once("\" ") else {
+                continue;
+            };
+            if !req.contains("\"GET /v2/") || !req.contains("/blobs/sha256:") {
+                continue;
+            }
+            let mut f = rest.split_whitespace();
+            if f.next() == Some(&status.to_string()) {
+                n += 1;
+                bytes += f.next().and_then(|b| b.parse::<u64>().ok()).unwrap_or(0);
+            }
+        }
+        (n, bytes)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// A plain HTTP/1.0 GET on 127.0.0.1:`port` (accepting OCI manifests): the
+/// whole response, or "" when the connection fails.
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let req = format!(
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\
+         Accept: application/vnd.oci.image.manifest.v1+json\r\n\r\n"
+    );
+    if c.write_all(req.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut s = String::new();
+    c.read_to_string(&mut s).ok();
+    s
+}

@@ -7,8 +7,11 @@
 mod common;
 mod digest;
 mod encrypt;
+mod fetchd;
 mod fsck;
 mod layers;
 mod mkfs;
+mod pull;
+mod push;
 mod sign;
 mod verify;

@@ -542,6 +542,7 @@ all_tests() {
 	case " ${RERO_SELFTEST_IMAGES:-verity-campaigns} " in *" verity-campaigns "*) verity_campaign_tests ;; esac
 	case " ${RERO_SELFTEST_IMAGES:-security} " in *" security "*) security_tests ;; esac
 	case " ${RERO_SELFTEST_IMAGES:-mutate} " in *" mutate "*) mutate_tests ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-faults} " in *" faults "*) faults_tests ;; esac
 
 	ktest "no rerofs mounts left" no_mounts_left
 	ktest "rmmod rerofs" rmmod_test
@@ -552,5 +553,6 @@ all_tests() {
 . "$(dirname "${BASH_SOURCE[0]}")/verity.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/security.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/mutate.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/faults.sh"
 
 main "$@"

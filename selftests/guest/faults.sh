@@ -24,7 +24,7 @@ f_long() { [ "${RERO_FAULTS_LONG:-0}" = 1 ]; }
 f_setup() { # copies of the images in the tmpfs
 	F=$WORK/img/f
 	mkdir -p "$F/v/blobs" "$F/load/blobs" "$F/nv/blobs" "$F/mnt" &&
-		cp "$DATA/verity/unsigned.img" "$F/v/meta.img" && cp "$DATA/verity/signed/blobs/"* "$F/v/blobs/" &&
+		cp "$DATA/verity/unsigned.img" "$F/v/meta.img" && cp "$DATA/verity/signed/meta.img" "$F/v/signed.img" && cp "$DATA/verity/signed/blobs/"* "$F/v/blobs/" &&
 		cp "$DATA/faults/load/meta.img" "$F/load/meta.img" && cp "$DATA/faults/load/blobs/"* "$F/load/blobs/" &&
 		cp "$DATA/verity/noverity/meta.img" "$F/nv/meta.img" && cp "$DATA/verity/noverity/blobs/"* "$F/nv/blobs/" ||
 		return 1
@@ -44,6 +44,11 @@ f_nth() {
 	if [ "$op" = mount ]; then
 		python3 -I -S "$FPY" nth mount "$F/mnt/nth" "$DATA/verity/ref.json" --meta "$F/v/meta.img" \
 			--blobdir "$F/v/blobs" --opts "digest=$F_DIGEST" $(f_long && echo --long)
+	elif [ "$op" = mount-signed ]; then
+		# verity=require: a fault must never let the mount through as merely
+		# self-consistent; it is refused (ENOMEM) or the signature is verified.
+		python3 -I -S "$FPY" nth mount "$F/mnt/nth" "$DATA/verity/ref.json" --meta "$F/v/signed.img" \
+			--blobdir "$F/v/blobs" --opts "verity=require" $(f_long && echo --long)
 	else
 		is_mounted "$F/mnt/v" || { echo "$F/mnt/v is not mounted"; return 1; }
 		python3 -I -S "$FPY" nth "$op" "$F/mnt/v" "$DATA/verity/ref.json" $(f_long && echo --long)
@@ -51,6 +56,13 @@ f_nth() {
 	rc=$?
 	f_kernel_quiet || rc=1
 	return $rc
+}
+
+f_nth_signed() { # the test CA's certificate in .rerofs, then f_nth mount-signed
+	command -v keyctl >/dev/null || { echo "keyctl not found"; return 1; }
+	require_rerofs || return 1
+	keyctl padd asymmetric "" %:.rerofs <"$DATA/verity/ca.der" >/dev/null || { echo "cannot add the test CA to .rerofs"; return 1; }
+	f_nth mount-signed
 }
 
 f_kernel_quiet() { # no kernel complaint since dmesg_mark; what rerofs said, counted
@@ -242,6 +254,7 @@ faults_tests() {
 	step dmesg_mark
 	step eval 'F_MARK_ALL=$DMESG_MARK'
 	ktest "faults: fail-nth: each allocation of a mount of a verified two-blob image (blobdir=, digest=) failed in turn: ENOMEM, no mount left, then it mounts" f_nth mount
+	ktest "faults: fail-nth: each allocation of a mount of the signed image (verity=require, PKCS#7 against .rerofs) failed in turn: ENOMEM, never a mount without the signature verified" f_nth_signed
 	ktest "faults: mount the verified image (blobdir=, digest=)" f_mount_v
 	ktest "faults: fail-nth: lookup + lstat: ENOMEM or right, then right" f_nth stat
 	ktest "faults: fail-nth: read (after drop_caches): ENOMEM/EIO or right data, then right data" f_nth read
@@ -255,7 +268,7 @@ faults_tests() {
 	ktest "faults: dm-flakey corrupting every read bio in the segment: EIO (hash mismatch), never wrong data" f_dm_flakey
 	ktest "faults: dm: reloaded linear, caches dropped: everything correct again" f_dm_reload drop
 	ktest "faults: dm: umount, dmsetup remove" f_dm_teardown
-	ktest "faults: load: 8 readers, drop_caches every second, a second image mounted and unmounted in a loop: all data right" f_load
+	ktest "faults: load: 8 readers, drop_caches in a loop, a second image mounted and unmounted in a loop: all data right" f_load
 	ktest "faults: load: a reader in a cgroup with memory.max 12 MiB reads 32 MiB correctly, not OOM-killed" f_memcg
 	ktest "faults: load: umount with a file open is EBUSY; umount -l detaches, the file still reads; closing it frees the module" f_busy
 	ktest "faults: load: rmmod + insmod $n times (a mount, walk and umount every tenth)" f_modcycle $n

@@ -305,7 +305,7 @@ echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 # unloads the module and checks dmesg.
 declare -A weight=([verity]=200 [verity-campaigns]=380 [security]=170 [default]=250 [wide]=150 [wide-compact]=40
 	[xattr]=45 [blobdev]=60 [mtime]=60 [compact]=40 [nosbcrc]=35 [chunk4096]=30 [chunk65536]=30 [chunk1048576]=30
-	[chunk65536-idx]=30 [extended]=25 [noinline]=25 [mutate]=120 [faults]=180)
+	[chunk65536-idx]=30 [extended]=25 [noinline]=25 [mutate]=120 [faults]=230)
 groups=()
 while read -r kind name rest; do
 	case $kind in good|bad) groups+=("$name") ;; esac

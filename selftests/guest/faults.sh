@@ -177,7 +177,7 @@ f_dm_teardown() {
 
 # ---------------------------------------------------------------- load
 f_load() {
-	local s=20
+	local s=15
 	f_long && s=60
 	mount_rerofs "$F/load/meta.img" "$F/mnt/load" "blobdir=$F/load/blobs,digest=$F_LDIGEST" || return 1
 	dmesg_mark

@@ -16,8 +16,9 @@ guest.
       what it returns is right (sha256, names, values against REF.json), the
       same operation run at once without a fault succeeds and is right (nothing
       failed stays cached), and a mount that failed left no mount behind.
-  faults.py readall MNT REF.json [--expect-eio LIST] [--save LIST] [--drop]
-      Reads every regular file of REF under MNT: counts correct, EIO, wrong.
+  faults.py readall MNT REF.json [--expect-eio LIST] [--save LIST] [--drop] [--only LIST]
+      Reads every regular file of REF under MNT (--only: those listed; --drop:
+      after drop_caches): counts correct, EIO, wrong.
       Without --expect-eio, any error fails; with it, the files that fail with
       EIO must be exactly those listed (--save writes the list of EIO files).
       Wrong data fails always.
@@ -465,12 +466,14 @@ def read_all(mnt, files, ref):
     return ok, eio, wrong, other
 
 
-def cmd_readall(mnt, refp, expect=None, save=None, drop=False):
+def cmd_readall(mnt, refp, expect=None, save=None, drop=False, only=None):
     ref = load_ref(refp)
     if drop:
         wfile("/proc/sys/vm/drop_caches", "4")
         drop_caches()
     files = ref_files(ref)
+    if only:
+        files = sorted(set(l.rstrip("\n") for l in open(only) if l.strip()))
     ok, eio, wrong, other = read_all(mnt, files, ref)
     print("%d files: %d correct, %d EIO, %d WRONG DATA, %d other errors" % (
         len(files), len(ok), len(eio), len(wrong), len(other)))
@@ -702,7 +705,8 @@ def main(a):
         return cmd_nth(pos[1], pos[2], pos[3], opts.get("meta"), opts.get("blobdir"), opts.get("opts", ""),
                        opts.get("long", False), opts.get("pick"))
     if pos[:1] == ["readall"] and len(pos) == 3:
-        return cmd_readall(pos[1], pos[2], opts.get("expect-eio"), opts.get("save"), opts.get("drop", False))
+        return cmd_readall(pos[1], pos[2], opts.get("expect-eio"), opts.get("save"), opts.get("drop", False),
+                           opts.get("only"))
     if pos[:1] == ["load"] and len(pos) == 3:
         return cmd_load(pos[1], pos[2], opts["meta2"], opts["blobdir2"], opts["mnt2"],
                         int(opts.get("readers", 8)), float(opts.get("seconds", 20)))

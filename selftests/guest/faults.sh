@@ -46,9 +46,14 @@ f_nth() {
 			--blobdir "$F/v/blobs" --opts "digest=$F_DIGEST" $(f_long && echo --long)
 	elif [ "$op" = mount-signed ]; then
 		# verity=require: a fault must never let the mount through as merely
-		# self-consistent; it is refused (ENOMEM) or the signature is verified.
+		# self-consistent; it is refused or the signature is verified. Refused
+		# with ENOMEM, or EKEYREJECTED: the kernel's pkcs7_validate_trust_one()
+		# turns every error of verify_signature() but ENOMEM into EKEYREJECTED,
+		# and some allocation failures in the crypto API surface as other errors
+		# (the long run met it at 2 of 270 points); rerofs passes the error of
+		# verify_pkcs7_signature() through.
 		python3 -I -S "$FPY" nth mount "$F/mnt/nth" "$DATA/verity/ref.json" --meta "$F/v/signed.img" \
-			--blobdir "$F/v/blobs" --opts "verity=require" $(f_long && echo --long)
+			--blobdir "$F/v/blobs" --opts "verity=require" --allow EKEYREJECTED $(f_long && echo --long)
 	else
 		is_mounted "$F/mnt/v" || { echo "$F/mnt/v is not mounted"; return 1; }
 		python3 -I -S "$FPY" nth "$op" "$F/mnt/v" "$DATA/verity/ref.json" $(f_long && echo --long)
@@ -258,7 +263,7 @@ faults_tests() {
 	step dmesg_mark
 	step eval 'F_MARK_ALL=$DMESG_MARK'
 	ktest "faults: fail-nth: each allocation of a mount of a verified two-blob image (blobdir=, digest=) failed in turn: ENOMEM, no mount left, then it mounts" f_nth mount
-	ktest "faults: fail-nth: each allocation of a mount of the signed image (verity=require, PKCS#7 against .rerofs) failed in turn: ENOMEM, never a mount without the signature verified" f_nth_signed
+	ktest "faults: fail-nth: each allocation of a mount of the signed image (verity=require, PKCS#7 against .rerofs) failed in turn: ENOMEM (or EKEYREJECTED, from the kernel's PKCS#7 code), never a mount without the signature verified" f_nth_signed
 	ktest "faults: mount the verified image (blobdir=, digest=)" f_mount_v
 	ktest "faults: fail-nth: lookup + lstat: ENOMEM or right, then right" f_nth stat
 	ktest "faults: fail-nth: read (after drop_caches): ENOMEM/EIO or right data, then right data" f_nth read

@@ -1,10 +1,10 @@
 # rerofs top-level Makefile. `make` builds rerofs.ko against the cached test kernel.
-# Other targets: setup, kernel, module, test-format, check, demo, fuzz, fuzz-smoke, fuzz-guest, clean.
+# Other targets: setup, kernel, module, test-format, check, demo, fuzz, fuzz-smoke, fuzz-guest, faults-long, clean.
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ENV := . $(TOP)/scripts/env.sh
 
-.PHONY: all module setup kernel test-format tools install bench bench-smoke selftest fuzz-guest check demo clean fmt fuzz fuzz-smoke
+.PHONY: all module setup kernel test-format tools install bench bench-smoke selftest fuzz-guest faults-long check demo clean fmt fuzz fuzz-smoke
 
 all: module
 
@@ -56,6 +56,12 @@ selftest: module
 N ?= 2000
 fuzz-guest: module
 	@bash selftests/fuzz-guest.sh $(N)
+
+# The selftests' faults group, long (selftests/guest/faults.sh): every fault point
+# of each operation, 60 s of load; on freshly made images, in one guest.
+faults-long: module
+	@bash selftests/run.sh --images-only && selftests/vm-run --idle-timeout 1200 -- \
+		env RERO_SELFTEST_IMAGES=faults RERO_FAULTS_LONG=1 selftests/guest/main.sh
 
 check:
 	@bash scripts/check.sh

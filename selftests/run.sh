@@ -280,6 +280,34 @@ echo "the innermost file" >"$sd/t/inner/file"
 mkfs.erofs --quiet -T0 -U $uuid "$sd/t/mid/inner.img" "$sd/t/inner" &&
 	mkfs.erofs --quiet -T0 -U $uuid "$sd/t/outer/mid.img" "$sd/t/mid" &&
 	mkfs.erofs --quiet -T0 -U $uuid "$sd/outer.img" "$sd/t/outer" || fail_setup "mkfs.erofs of the nested images failed"
+# ---------------------------------------------------------------- faults data
+# (selftests/guest/faults.sh: fault injection, dm errors, load.) A verified
+# two-blob image of 32 MiB of incompressible files for the load tests (readers,
+# a cgroup memory limit far below it), with its digest and reference.
+fd=$out/faults
+mkdir -p "$fd/load/blobs" "$out/trees/load/a" "$out/trees/load/b" || fail_setup "cannot create $fd"
+python3 - "$out/trees/load" <<'PY' || fail_setup "cannot make trees/load"
+import random, sys
+rng = random.Random(13)
+# 16 files in two directories (one blob each), 256 KiB to 4 MiB: 32 MiB.
+sizes = [262144, 524288, 1048576, 1572864, 2097152, 3145728, 4194304, 3407872]
+for d in ("a", "b"):
+    for i, s in enumerate(sizes):
+        with open("%s/%s/f%02d" % (sys.argv[1], d, i), "wb") as f:
+            f.write(rng.randbytes(s))
+PY
+(cd "$out/trees/load" && mkdir -p l1 l2 && mv a l1/ && mv b l2/) || fail_setup "cannot make trees/load"
+SOURCE_DATE_EPOCH=1700000000 "$rerofs" mkfs -q --chunk-size 65536 --blob-per-layer --blob-dir "$fd/load/blobs" \
+	"$fd/load/meta.img" "$out/trees/load/l1" "$out/trees/load/l2" || fail_setup "rerofs mkfs (load) failed"
+"$rerofs" digest "$fd/load/meta.img" | cut -d' ' -f1 >"$fd/load/image.digest" &&
+	python3 "$here/guest/veritytest.py" ref "$out/trees/load/l1" "$fd/load/ref-l1.json" &&
+	python3 "$here/guest/veritytest.py" ref "$out/trees/load/l2" "$fd/load/ref-l2.json" &&
+	python3 - "$fd/load" <<'PY' || fail_setup "cannot make the load reference"
+import json, sys
+ref = json.load(open(sys.argv[1] + "/ref-l1.json"))
+ref.update(json.load(open(sys.argv[1] + "/ref-l2.json")))
+json.dump(ref, open(sys.argv[1] + "/ref.json", "w"), sort_keys=True)
+PY
 # Seed images of the mutation campaign (selftests/guest/mutate.sh).
 python3 "$here/mkmutate.py" "$out/mutate" "$rerofs" >/dev/null || fail_setup "mkmutate.py failed"
 # ---------------------------------------------------------------- lazy data
@@ -327,12 +355,12 @@ echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 # unloads the module and checks dmesg.
 declare -A weight=([verity]=200 [verity-campaigns]=380 [security]=170 [default]=250 [wide]=150 [wide-compact]=40
 	[xattr]=45 [blobdev]=60 [mtime]=60 [compact]=40 [nosbcrc]=35 [chunk4096]=30 [chunk65536]=30 [chunk1048576]=30
-	[chunk65536-idx]=30 [extended]=25 [noinline]=25 [mutate]=120 [encrypt]=150 [lazy]=150)
+	[chunk65536-idx]=30 [extended]=25 [noinline]=25 [mutate]=120 [encrypt]=150 [lazy]=150 [faults]=230)
 groups=()
 while read -r kind name rest; do
 	case $kind in good|bad) groups+=("$name") ;; esac
 done < <(grep -vE '^\s*(#|$)' "$list")
-groups+=(verity verity-campaigns security mutate encrypt lazy)
+groups+=(verity verity-campaigns security mutate encrypt lazy faults)
 nshards=${RERO_SELFTEST_SHARDS:-$(nproc)}
 case $nshards in ''|*[!0-9]*|0) nshards=1 ;; esac
 [ "$nshards" -gt 2 ] && nshards=2

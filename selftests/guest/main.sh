@@ -544,6 +544,7 @@ all_tests() {
 	case " ${RERO_SELFTEST_IMAGES:-mutate} " in *" mutate "*) mutate_tests ;; esac
 	case " ${RERO_SELFTEST_IMAGES:-lazy} " in *" lazy "*) lazy_tests ;; esac
 	case " ${RERO_SELFTEST_IMAGES:-encrypt} " in *" encrypt "*) encrypt_tests ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-faults} " in *" faults "*) faults_tests ;; esac
 
 	ktest "no rerofs mounts left" no_mounts_left
 	ktest "rmmod rerofs" rmmod_test
@@ -556,5 +557,6 @@ all_tests() {
 . "$(dirname "${BASH_SOURCE[0]}")/mutate.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lazy.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/encrypt.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/faults.sh"
 
 main "$@"

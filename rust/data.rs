@@ -108,20 +108,25 @@ fn source<'a>(sbi: &'a SbInfo, ii: &InodeInfo, e: &Extent) -> Result<Source<'a>>
     })
 }
 
-/// Checks and decrypts (when `encrypted`) whole block `blk` of `device` read
-/// into `out`, then clears what lies past the `len` file bytes of the block.
-/// Nothing unverified or undecrypted is left in `out` on failure.
+/// Checks (when `verify`: not yet checked) and decrypts (when `encrypted`) whole
+/// block `blk` of `device` read into `out`, then clears what lies past the `len`
+/// file bytes of the block. Nothing unverified or undecrypted is left in `out`
+/// on failure.
+#[allow(clippy::too_many_arguments)]
 fn finish_block(
     sbi: &SbInfo,
     file: &Blob,
     device: u16,
     blk: u64,
+    verify: bool,
     encrypted: bool,
     len: usize,
     out: &mut [u8],
 ) -> Result {
     let r = (|| {
-        file.verify_block(sbi.name(), blk, out)?;
+        if verify {
+            file.verify_block(sbi.name(), blk, out)?;
+        }
         // Decrypted only once verified (XTS is malleable).
         if encrypted {
             let crypt = sbi.crypt.as_ref().ok_or(EINVAL)?;
@@ -184,8 +189,10 @@ pub(crate) fn read_block(
             // A verified blob is checked in whole blocks: read the whole block in
             // place (no bounce copy) and clear what lies past EOF afterwards.
             if file.is_verified() && pos % BS == 0 && out.len() == BLOCK_SIZE {
+                // `read_exact_at` verified it (and is where a missing block of a
+                // lazily pulled blob is asked for).
                 file.read_exact_at(sbi.name(), pos, out).inspect_err(log)?;
-                finish_block(sbi, file, device, pos / BS, encrypted, len, out)?;
+                finish_block(sbi, file, device, pos / BS, false, encrypted, len, out)?;
             } else if encrypted {
                 // An encrypted block is only ever read whole and verified.
                 return Err(EINVAL);
@@ -332,7 +339,7 @@ fn read_run(sbi: &SbInfo, ii: &InodeInfo, batch: &mut FolioBatch, i: usize) -> (
             Ok(n) if *n < at + need => Err(EIO),
             Ok(_) => batch.get_mut(i + j).ok_or(EINVAL).and_then(|f| {
                 f.with_page(0, |p| {
-                    finish_block(sbi, file, device, blk, encrypted, len, p)
+                    finish_block(sbi, file, device, blk, true, encrypted, len, p)
                 })?
             }),
         };
@@ -349,13 +356,14 @@ fn read_run(sbi: &SbInfo, ii: &InodeInfo, batch: &mut FolioBatch, i: usize) -> (
     (k.max(1), first_err)
 }
 
-/// `read_folio`: fills the folio (one backing-file read for a one-block folio),
-/// verifies and decrypts it, and ends its read.
+/// `read_folio`: fills the folio block by block (one block is one backing-file
+/// read straight into the page, verified through `Blob::read_exact_at`, then
+/// decrypted) and ends its read. It is also the retry of a folio that failed in
+/// a readahead batch, so it reports what failed.
 pub(crate) fn read_folio(inode: &Inode, folio: LockedFolio) -> Result {
     let sbi = inode.sb().info();
     let ii = inode.info()?;
-    let mut batch = FolioBatch::one(folio);
-    read_run(sbi, ii, &mut batch, 0).1
+    read_folio_blocks(sbi, ii, folio)
 }
 
 /// `readahead`: reads each contiguous run of the batch with one backing-file read

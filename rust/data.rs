@@ -93,7 +93,7 @@ fn source<'a>(sbi: &'a SbInfo, ii: &InodeInfo, e: &Extent) -> Result<Source<'a>>
     let (file, blocks) = sbi.device(device).ok_or(EINVAL)?;
     if let Place::Device { .. } = e.place {
         let last = pos
-            .checked_add(e.len - 1)
+            .checked_add(e.len.saturating_sub(1))
             .ok_or_else(|| corrupt("chunk address", pos))?
             >> BLOCK_BITS;
         if last >= blocks {

@@ -1,123 +1,144 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Reading file data (`fs/erofs/data.c`): mapping a file block to a device block
-//! through the flat layouts or the chunk table and device table, the page cache's
-//! `read_folio`/`readahead`, and whole-block reads for directories.
+//! Reading file data (`fs/erofs/data.c`): mapping file ranges to runs on a device
+//! with the format crate's one extent mapper (`format::map`, as `erofs_map_blocks`
+//! and `erofs_map_dev` do), the page cache's `read_folio`/`readahead` (one
+//! backing-file read per contiguous run of a batch, straight into the folios, then
+//! each block verified and decrypted), and whole-block reads for directories.
 
 use kernel::prelude::*;
 
-use crate::format::devtable::map_dev;
-use crate::format::inode::{parse_chunk_entry, ChunkMapping, Layout, Mapping, CHUNK_INDEX_SIZE};
-use crate::format::{block_pos, BLOCK_SIZE};
+use crate::format::error::Error as FormatError;
+use crate::format::inode::Layout;
+use crate::format::map::{map, Extent, MapContext, MetaRead, Place};
+use crate::format::{BLOCK_BITS, BLOCK_SIZE};
 use crate::inode::InodeInfo;
 use crate::report::{format_error, rerofs_err_ratelimited};
 use crate::sb::SbInfo;
 use crate::verity::Blob;
-use crate::vfs::{LockedFolio, PAGE_SIZE};
+use crate::vfs::{FolioBatch, LockedFolio, PAGE_SIZE};
 use crate::Inode;
 
-/// Where the bytes of one file block come from.
+const BS: u64 = BLOCK_SIZE as u64;
+
+/// Why mapping failed: damaged metadata (reported with the inode) or a failed
+/// metadata read (already reported).
+enum MapError {
+    Format(FormatError),
+    Read(Error),
+}
+
+impl From<FormatError> for MapError {
+    fn from(e: FormatError) -> Self {
+        Self::Format(e)
+    }
+}
+
+/// The mapper's metadata reads: the image's verified metadata.
+struct Meta<'a>(&'a SbInfo);
+
+impl MetaRead for Meta<'_> {
+    type Error = MapError;
+
+    fn read_meta(&mut self, pos: u64, buf: &mut [u8]) -> core::result::Result<(), MapError> {
+        self.0
+            .read_meta(pos, buf, "chunk table entry")
+            .map_err(MapError::Read)
+    }
+}
+
+/// The longest contiguous run of file bytes `pos..pos + len` of `ii` starting at
+/// `pos` (`None` at or beyond EOF).
+fn map_extent(sbi: &SbInfo, ii: &InodeInfo, pos: u64, len: u64) -> Result<Option<Extent>> {
+    let ctx = MapContext {
+        image_blocks: sbi.disk.blocks,
+        device_id_mask: sbi.disk.device_id_mask(),
+        flat: false,
+        slots: &sbi.devices[..],
+    };
+    map(&mut Meta(sbi), &ctx, &ii.disk, ii.pos, pos, len).map_err(|e| match e {
+        MapError::Format(f) => format_error(sbi, ii.disk.nid, &f),
+        MapError::Read(e) => e,
+    })
+}
+
+/// Where the bytes of an extent come from.
 enum Source<'a> {
-    /// `len` bytes of zeros (a hole, or nothing at all beyond EOF).
+    /// Zeros (a hole).
     Zeros,
-    /// `len` bytes at byte `pos` of `file`; `unit`: the (device, block) to
-    /// decrypt it as, in an encrypted image.
+    /// The extent's bytes at byte `pos` of `file` (device `device`); `encrypted`:
+    /// every block is decrypted as (device, block) after it is verified.
     Read {
         file: &'a Blob,
+        device: u16,
         pos: u64,
-        len: usize,
-        unit: Option<(u16, u64)>,
+        encrypted: bool,
     },
 }
 
-/// Maps file block `index` of a chunk-based inode (`erofs_map_blocks` for
-/// `CHUNK_BASED`, then `erofs_map_dev`).
-fn locate_chunked<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Source<'a>> {
-    let d = &ii.disk;
-    let nid = d.nid;
-    let Some(info) = d.chunk_info() else {
-        return Err(EINVAL);
-    };
-    if index >= d.nblocks() {
-        return Ok(Source::Zeros);
-    }
-    let pos = d
-        .chunk_entry_pos(ii.pos, info.chunk_of_block(index))
-        .map_err(|e| format_error(sbi, nid, &e))?;
-    let mut raw = [0u8; CHUNK_INDEX_SIZE];
-    let entry = raw.get_mut(..info.entry_size()).ok_or(EINVAL)?;
-    sbi.read_meta(pos, entry, "chunk table entry")?;
-    let addr = parse_chunk_entry(entry, &info, sbi.disk.device_id_mask())
-        .map_err(|e| format_error(sbi, nid, &e))?;
-    match d
-        .map_chunked(index, addr)
-        .map_err(|e| format_error(sbi, nid, &e))?
-    {
-        None | Some(ChunkMapping::Hole { .. }) => Ok(Source::Zeros),
-        Some(ChunkMapping::Mapped {
-            device_id,
-            chunk_blk,
-            block_in_chunk,
-            len,
-        }) => {
-            let at = map_dev(device_id, chunk_blk, false, &sbi.devices)
-                .map_err(|e| format_error(sbi, nid, &e))?
-                .add(block_in_chunk)
-                .ok_or_else(|| {
-                    format_error(
-                        sbi,
-                        nid,
-                        &crate::format::Error::Corrupted("chunk block", index),
-                    )
-                })?;
-            let (file, blocks) = sbi.device(at.device).ok_or(EINVAL)?;
-            if at.blk >= blocks {
-                return Err(format_error(
-                    sbi,
-                    nid,
-                    &crate::format::Error::Corrupted("chunk block beyond its device", at.blk),
-                ));
-            }
-            Ok(Source::Read {
-                file,
-                pos: at.blk << crate::format::BLOCK_BITS,
-                len,
-                unit: sbi.crypt.as_ref().map(|_| (at.device, at.blk)),
-            })
-        }
-    }
-}
-
-/// Maps file block `index` of `ii` to where its bytes are.
-fn locate<'a>(sbi: &'a SbInfo, ii: &InodeInfo, index: u64) -> Result<Source<'a>> {
-    if let Layout::ChunkBased(_) = ii.disk.layout {
-        return locate_chunked(sbi, ii, index);
-    }
-    let source = match ii.map(sbi, index)? {
-        None => Source::Zeros,
-        Some(Mapping::Block { blk, len }) => Source::Read {
-            file: &sbi.file,
-            pos: block_pos(blk),
-            len,
-            unit: None,
-        },
-        Some(Mapping::Inline { pos, len }) => Source::Read {
-            file: &sbi.file,
-            pos,
-            len,
-            unit: None,
-        },
+/// Resolves extent `e` of `ii` to a blob, checking that it lies inside its device.
+fn source<'a>(sbi: &'a SbInfo, ii: &InodeInfo, e: &Extent) -> Result<Source<'a>> {
+    let chunked = matches!(ii.disk.layout, Layout::ChunkBased(_));
+    let corrupt = |what, v| format_error(sbi, ii.disk.nid, &FormatError::Corrupted(what, v));
+    let (device, pos) = match e.place {
+        Place::Hole => return Ok(Source::Zeros),
+        Place::Inline { pos } => (0, pos),
+        Place::Device { device, pos } => (device, pos),
     };
     // In an encrypted image every byte of regular file data is in an encrypted
     // chunk of a data blob: plaintext file data in the metadata blob is refused.
-    if sbi.crypt.is_some() && ii.is_regular() && matches!(source, Source::Read { .. }) {
-        return Err(format_error(
-            sbi,
-            ii.disk.nid,
-            &crate::format::Error::Corrupted("file data outside the encrypted chunks", index),
-        ));
+    if sbi.crypt.is_some() && ii.is_regular() && !chunked {
+        return Err(corrupt("file data outside the encrypted chunks", e.start));
     }
-    Ok(source)
+    let (file, blocks) = sbi.device(device).ok_or(EINVAL)?;
+    if let Place::Device { .. } = e.place {
+        let last = pos
+            .checked_add(e.len.saturating_sub(1))
+            .ok_or_else(|| corrupt("chunk address", pos))?
+            >> BLOCK_BITS;
+        if last >= blocks {
+            return Err(corrupt("chunk block beyond its device", last));
+        }
+    }
+    Ok(Source::Read {
+        file,
+        device,
+        pos,
+        encrypted: sbi.crypt.is_some() && chunked,
+    })
+}
+
+/// Checks (when `verify`: not yet checked) and decrypts (when `encrypted`) whole
+/// block `blk` of `device` read into `out`, then clears what lies past the `len`
+/// file bytes of the block. Nothing unverified or undecrypted is left in `out`
+/// on failure.
+#[allow(clippy::too_many_arguments)]
+fn finish_block(
+    sbi: &SbInfo,
+    file: &Blob,
+    device: u16,
+    blk: u64,
+    verify: bool,
+    encrypted: bool,
+    len: usize,
+    out: &mut [u8],
+) -> Result {
+    let r = (|| {
+        if verify {
+            file.verify_block(sbi.name(), blk, out)?;
+        }
+        // Decrypted only once verified (XTS is malleable).
+        if encrypted {
+            let crypt = sbi.crypt.as_ref().ok_or(EINVAL)?;
+            crypt.decrypt_block(sbi, device, blk, out)?;
+        }
+        out.get_mut(len..).ok_or(EINVAL)?.fill(0);
+        Ok(())
+    })();
+    if r.is_err() {
+        out.fill(0);
+    }
+    r
 }
 
 /// Fills `out` (one block) with file block `index` of `ii`, zero-padded past EOF.
@@ -129,17 +150,31 @@ pub(crate) fn read_block(
     index: u64,
     out: &mut [u8],
 ) -> Result<usize> {
-    match locate(sbi, ii, index)? {
+    let start = index.checked_mul(BS).ok_or(EINVAL)?;
+    let Some(e) = map_extent(sbi, ii, start, out.len() as u64)? else {
+        out.fill(0);
+        return Ok(0);
+    };
+    // Runs end at block boundaries or at EOF (chunks and inline tails are
+    // block-aligned): an extent ending inside the block is damage.
+    let len = e.len as usize;
+    if len < out.len() && e.end() < ii.disk.size {
+        return Err(format_error(
+            sbi,
+            ii.disk.nid,
+            &FormatError::Corrupted("extent ending inside a block", e.end()),
+        ));
+    }
+    match source(sbi, ii, &e)? {
         Source::Zeros => {
             out.fill(0);
-            let start = index.saturating_mul(BLOCK_SIZE as u64);
-            Ok(core::cmp::min(ii.disk.size.saturating_sub(start), out.len() as u64) as usize)
+            Ok(len)
         }
         Source::Read {
             file,
+            device,
             pos,
-            len,
-            unit,
+            encrypted,
         } => {
             let log = |e: &Error| {
                 rerofs_err_ratelimited!(
@@ -153,17 +188,12 @@ pub(crate) fn read_block(
             };
             // A verified blob is checked in whole blocks: read the whole block in
             // place (no bounce copy) and clear what lies past EOF afterwards.
-            if file.is_verified() && pos % BLOCK_SIZE as u64 == 0 && out.len() == BLOCK_SIZE {
+            if file.is_verified() && pos % BS == 0 && out.len() == BLOCK_SIZE {
+                // `read_exact_at` verified it (and is where a missing block of a
+                // lazily pulled blob is asked for).
                 file.read_exact_at(sbi.name(), pos, out).inspect_err(log)?;
-                // Decrypted only once verified (XTS is malleable).
-                if let (Some((device, blk)), Some(crypt)) = (unit, &sbi.crypt) {
-                    if let Err(e) = crypt.decrypt_block(sbi, device, blk, out) {
-                        out.fill(0);
-                        return Err(e);
-                    }
-                }
-                out.get_mut(len..).ok_or(EINVAL)?.fill(0);
-            } else if unit.is_some() {
+                finish_block(sbi, file, device, pos / BS, false, encrypted, len, out)?;
+            } else if encrypted {
                 // An encrypted block is only ever read whole and verified.
                 return Err(EINVAL);
             } else {
@@ -176,14 +206,178 @@ pub(crate) fn read_block(
     }
 }
 
-/// `read_folio`: fills every block of the folio and marks it uptodate.
-pub(crate) fn read_folio(inode: &Inode, mut folio: LockedFolio) -> Result {
-    let sbi = inode.sb().info();
-    let ii = inode.info()?;
-    let first = folio.pos() / BLOCK_SIZE as u64;
+/// Fills every page of `folio` block by block with [`read_block`] (folios that
+/// are not one block, inline tails) and ends its read.
+fn read_folio_blocks(sbi: &SbInfo, ii: &InodeInfo, mut folio: LockedFolio) -> Result {
+    let first = folio.pos() / BS;
     for i in 0..folio.size() / PAGE_SIZE {
         folio.with_page(i, |page| read_block(sbi, ii, first + i as u64, page))??;
     }
     folio.end_read(true);
     Ok(())
+}
+
+/// Ends the read of folio `i` of `batch`: uptodate if `r` is `Ok`.
+fn end(batch: &mut FolioBatch, i: usize, r: &Result) {
+    if let Some(f) = batch.take(i) {
+        f.end_read(r.is_ok());
+    }
+}
+
+/// Reads the run of `batch` that starts at folio `i` and ends each folio of it.
+/// Returns how many folios it consumed (at least one) and the first error.
+fn read_run(sbi: &SbInfo, ii: &InodeInfo, batch: &mut FolioBatch, i: usize) -> (usize, Result) {
+    let Some(first) = batch.get(i) else {
+        return (1, Err(EINVAL));
+    };
+    if first.size() != BLOCK_SIZE || PAGE_SIZE != BLOCK_SIZE {
+        let r = match batch.take(i) {
+            Some(f) => read_folio_blocks(sbi, ii, f),
+            None => Err(EINVAL),
+        };
+        return (1, r);
+    }
+    // The following one-block folios that continue the file range.
+    let pos = first.pos();
+    let mut m = 1usize;
+    while batch
+        .get(i + m)
+        .is_some_and(|f| f.size() == BLOCK_SIZE && f.pos() == pos + m as u64 * BS)
+    {
+        m += 1;
+    }
+    let fail = |batch: &mut FolioBatch, e: Error| {
+        let r = Err(e);
+        end(batch, i, &r);
+        (1, r)
+    };
+    let e = match map_extent(sbi, ii, pos, m as u64 * BS) {
+        Err(e) => return fail(batch, e),
+        Ok(None) => {
+            // Beyond EOF: zeros.
+            let r = batch.get_mut(i).ok_or(EINVAL).and_then(|f| {
+                f.with_page(0, |p| p.fill(0))?;
+                Ok(())
+            });
+            end(batch, i, &r);
+            return (1, r);
+        }
+        Ok(Some(e)) => e,
+    };
+    // Folios of the run: every block the extent touches.
+    let k = core::cmp::min(e.len.div_ceil(BS) as usize, m);
+    let src = match source(sbi, ii, &e) {
+        Err(e) => return fail(batch, e),
+        Ok(s) => s,
+    };
+    let (file, device, dpos, encrypted) = match src {
+        Source::Zeros => {
+            let mut first_err = Ok(());
+            for j in i..i + k {
+                let r = batch.get_mut(j).ok_or(EINVAL).and_then(|f| {
+                    f.with_page(0, |p| p.fill(0))?;
+                    Ok(())
+                });
+                end(batch, j, &r);
+                if first_err.is_ok() {
+                    first_err = r;
+                }
+            }
+            return (k, first_err);
+        }
+        Source::Read {
+            file,
+            device,
+            pos,
+            encrypted,
+        } => (file, device, pos, encrypted),
+    };
+    if dpos % BS != 0 || matches!(e.place, Place::Inline { .. }) {
+        // The inline tail (or a run not on a block boundary): block by block.
+        let r = match batch.take(i) {
+            Some(f) => read_folio_blocks(sbi, ii, f),
+            None => Err(EINVAL),
+        };
+        return (1, r);
+    }
+    if encrypted && !file.is_verified() {
+        // An encrypted block is only ever read whole and verified.
+        return fail(batch, EINVAL);
+    }
+    // A verified blob is read (and checked) in whole blocks; an unverified one
+    // only up to EOF, the rest of the last block cleared.
+    let file_bytes = e.len as usize;
+    let want = if file.is_verified() {
+        k * BLOCK_SIZE
+    } else {
+        file_bytes
+    };
+    let got = match file.read_into_folios(sbi.name(), dpos, batch, i..i + k, want) {
+        Ok(n) => Ok(n),
+        Err(err) => {
+            rerofs_err_ratelimited!(
+                sbi,
+                "nid {}: reading {} bytes at {} of device {} failed: {:?}",
+                ii.disk.nid,
+                want,
+                dpos,
+                device,
+                err
+            );
+            Err(err)
+        }
+    };
+    let mut first_err = Ok(());
+    for j in 0..k {
+        let at = j * BLOCK_SIZE;
+        // File bytes in this block, and bytes the read had to bring into it.
+        let len = core::cmp::min(BLOCK_SIZE, file_bytes.saturating_sub(at));
+        let need = core::cmp::min(BLOCK_SIZE, want.saturating_sub(at));
+        let blk = dpos / BS + j as u64;
+        let r = match &got {
+            Err(err) => Err(*err),
+            Ok(n) if *n < at + need => Err(EIO),
+            Ok(_) => batch.get_mut(i + j).ok_or(EINVAL).and_then(|f| {
+                f.with_page(0, |p| {
+                    finish_block(sbi, file, device, blk, true, encrypted, len, p)
+                })?
+            }),
+        };
+        if r.is_err() {
+            if let Some(f) = batch.get_mut(i + j) {
+                let _ = f.with_page(0, |p| p.fill(0));
+            }
+        }
+        end(batch, i + j, &r);
+        if first_err.is_ok() {
+            first_err = r;
+        }
+    }
+    (k.max(1), first_err)
+}
+
+/// `read_folio`: fills the folio block by block (one block is one backing-file
+/// read straight into the page, verified through `Blob::read_exact_at`, then
+/// decrypted) and ends its read. It is also the retry of a folio that failed in
+/// a readahead batch, so it reports what failed.
+pub(crate) fn read_folio(inode: &Inode, folio: LockedFolio) -> Result {
+    let sbi = inode.sb().info();
+    let ii = inode.info()?;
+    read_folio_blocks(sbi, ii, folio)
+}
+
+/// `readahead`: reads each contiguous run of the batch with one backing-file read
+/// straight into its folios, then verifies (and decrypts) each block; a block
+/// that fails fails only its folio (`read_folio` retries it and reports).
+pub(crate) fn readahead(inode: &Inode, batch: &mut FolioBatch) {
+    let sbi = inode.sb().info();
+    let Ok(ii) = inode.info() else {
+        // The folios left in the batch fail.
+        return;
+    };
+    let mut i = 0;
+    while i < batch.len() {
+        let (n, _) = read_run(sbi, ii, batch, i);
+        i += n;
+    }
 }

@@ -5,7 +5,7 @@
 use kernel::prelude::*;
 
 use crate::errno::efscorrupted;
-use crate::format::inode::{FileKind, Inode as DiskInode, Mapping, EXTENDED_SIZE};
+use crate::format::inode::{FileKind, Inode as DiskInode, EXTENDED_SIZE};
 use crate::report::format_error;
 use crate::sb::SbInfo;
 use crate::vfs::{self, Got, InodeParams, InodeType};
@@ -28,14 +28,6 @@ impl InodeInfo {
     /// True for a regular file.
     pub(crate) fn is_regular(&self) -> bool {
         matches!(self.disk.kind(), Ok(FileKind::Regular))
-    }
-
-    /// Where file block `index` is, or `None` beyond EOF. A corrupt mapping is
-    /// reported (rate-limited) and fails with `EFSCORRUPTED`.
-    pub(crate) fn map(&self, sbi: &SbInfo, index: u64) -> Result<Option<Mapping>> {
-        self.disk
-            .map_flat(self.pos, index, sbi.disk.blocks)
-            .map_err(|e| format_error(sbi, self.disk.nid, &e))
     }
 }
 

@@ -11,6 +11,8 @@
 #include <linux/slab.h>
 #include <linux/highmem.h>
 #include <linux/pagemap.h>
+#include <linux/bvec.h>
+#include <linux/uio.h>
 #include <linux/ratelimit.h>
 #include <linux/statfs.h>
 #include <linux/xattr.h>
@@ -479,6 +481,54 @@ void rerofs_fill_statfs(struct kstatfs *buf, u32 magic, u64 blocks, u64 files,
 struct folio *rerofs_readahead_folio(struct readahead_control *rac)
 {
 	return readahead_folio(rac);
+}
+
+/*
+ * Reads `len` bytes at `pos` of `file` straight into `nr` whole folios (the
+ * first at its offset 0, each filled from its start), with one bvec iterator
+ * over all of them: one synchronous ->read_iter call per contiguous run (a
+ * second one only after a short read). Returns the bytes read (short at the end
+ * of the file) or a negative errno.
+ */
+ssize_t rerofs_read_folios(struct file *file, loff_t pos, struct folio **folios,
+			   unsigned int nr, size_t len)
+{
+	struct bio_vec *bv;
+	struct iov_iter iter;
+	size_t left = len;
+	ssize_t total = 0;
+	unsigned int i, n = 0;
+
+	if (nr > RERO_MAX_BATCH)
+		return -EINVAL;
+	/* 64 bio_vecs are 1 KiB: too much for the stack (with KASAN). */
+	bv = kmalloc_array(nr ? nr : 1, sizeof(*bv), GFP_NOFS);
+	if (!bv)
+		return -ENOMEM;
+	for (i = 0; i < nr && left; i++) {
+		size_t seg = min(left, folio_size(folios[i]));
+
+		bvec_set_folio(&bv[n++], folios[i], seg, 0);
+		left -= seg;
+	}
+	if (left) {
+		kfree(bv);
+		return -EINVAL;
+	}
+	iov_iter_bvec(&iter, ITER_DEST, bv, n, len);
+	while (iov_iter_count(&iter)) {
+		ssize_t r = vfs_iter_read(file, &iter, &pos, 0);
+
+		if (r < 0) {
+			total = r;
+			break;
+		}
+		if (r == 0)
+			break;
+		total += r;
+	}
+	kfree(bv);
+	return total;
 }
 
 struct inode *rerofs_readahead_inode(struct readahead_control *rac)

@@ -80,6 +80,10 @@ struct inode *rerofs_folio_inode(struct folio *folio);
 struct kstatfs;
 struct readahead_control;
 struct folio *rerofs_readahead_folio(struct readahead_control *rac);
+/* The most folios read in one batch (and one backing-file read). */
+#define RERO_MAX_BATCH 64
+ssize_t rerofs_read_folios(struct file *file, loff_t pos, struct folio **folios,
+			   unsigned int nr, size_t len);
 struct inode *rerofs_readahead_inode(struct readahead_control *rac);
 void rerofs_fill_statfs(struct kstatfs *buf, u32 magic, u64 blocks, u64 files,
 			u32 fsid0, u32 fsid1);

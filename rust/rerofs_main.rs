@@ -109,6 +109,10 @@ impl vfs::FileSystem for RerofsFs {
         data::read_folio(inode, folio)
     }
 
+    fn readahead(inode: &Inode, batch: &mut vfs::FolioBatch) {
+        data::readahead(inode, batch)
+    }
+
     fn xattr_get(inode: &Inode, index: u8, name: &[u8], out: Option<&mut [u8]>) -> Result<usize> {
         xattr::get(inode, index, name, out)
     }

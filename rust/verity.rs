@@ -25,7 +25,7 @@ use crate::format::BLOCK_SIZE;
 use crate::ondemand::Channel;
 use crate::ratelimit::RateLimit;
 use crate::report::rerofs_err;
-use crate::vfs::{BackingFile, BlockCache};
+use crate::vfs::{BackingFile, BlockCache, FolioBatch};
 
 /// One block of bytes.
 type Block = [u8; BLOCK_SIZE];
@@ -246,6 +246,51 @@ impl Blob {
             done += n;
         }
         Ok(())
+    }
+
+    /// Reads `len` bytes at `pos` straight into the whole folios `range` of
+    /// `batch`, with one backing-file read, and returns the bytes read (fewer only
+    /// at the end of the file). Nothing is checked here: on a verified blob the
+    /// range must lie inside the verified data, and each whole block must then go
+    /// through [`Blob::verify_block`] before it is used.
+    pub(crate) fn read_into_folios(
+        &self,
+        image: &BStr,
+        pos: u64,
+        batch: &FolioBatch,
+        range: core::ops::Range<usize>,
+        len: usize,
+    ) -> Result<usize> {
+        if let Some(tree) = &self.tree {
+            let end = pos.checked_add(len as u64).ok_or(EINVAL)?;
+            if end > tree.geo.data_size {
+                if self.allow_message() {
+                    rerofs_err!(
+                        image,
+                        "blob {}: read beyond the verified data at byte {}",
+                        self.id,
+                        pos
+                    );
+                }
+                return Err(efscorrupted());
+            }
+        }
+        self.file.read_into_folios(pos, batch, range, len)
+    }
+
+    /// Checks whole data block `blk` (its bytes: `data`, read by the caller)
+    /// against the tree, walking up to the first cached ancestor; `EIO` if it does
+    /// not match. Always succeeds on an unverified blob.
+    pub(crate) fn verify_block(&self, image: &BStr, blk: u64, data: &[u8]) -> Result {
+        let Some(tree) = &self.tree else {
+            return Ok(());
+        };
+        if data.len() != BLOCK_SIZE {
+            return Err(EINVAL);
+        }
+        // With a daemon to ask, a mismatch is expected (a hole): the folio's
+        // retry through `read_folio` fetches it, and reports a real mismatch.
+        self.verify(image, tree, blk, data, self.ondemand.is_none())
     }
 
     /// Checks data block `blk` (its bytes: `data`) against the tree; a mismatch

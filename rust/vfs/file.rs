@@ -11,6 +11,7 @@ use kernel::error::from_err_ptr;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
+use super::folio::{FolioBatch, MAX_BATCH};
 use crate::helpers as c;
 
 /// A file (regular file or block device) a super block reads from.
@@ -108,6 +109,34 @@ impl BackingFile {
             done += n as usize;
         }
         Ok(())
+    }
+}
+
+impl BackingFile {
+    /// Reads `len` bytes at byte `pos` straight into the whole folios `range` of
+    /// `batch` (from the first one's start on), with one `vfs_iter_read` over a
+    /// bvec iterator (more only after a short read). Returns the bytes read: fewer
+    /// than `len` only at the end of the file.
+    pub(crate) fn read_into_folios(
+        &self,
+        pos: u64,
+        batch: &FolioBatch,
+        range: core::ops::Range<usize>,
+        len: usize,
+    ) -> Result<usize> {
+        let mut raw = [core::ptr::null_mut(); MAX_BATCH];
+        let n = batch.raw(range, &mut raw)?;
+        let off = bindings::loff_t::try_from(pos).map_err(|_| EINVAL)?;
+        // SAFETY: The file is valid (type invariant); the first `n` entries of `raw`
+        // are folios locked by us (the batch owns their locks and outlives the
+        // call), not uptodate, so no one else reads or writes them; the helper
+        // checks `len` against their sizes.
+        let r =
+            unsafe { c::rerofs_read_folios(self.0.as_ptr(), off, raw.as_mut_ptr(), n as u32, len) };
+        if r < 0 {
+            return Err(Error::from_errno(r as c_int));
+        }
+        Ok(r as usize)
     }
 }
 

@@ -38,6 +38,11 @@ impl<T: FileSystem> Tables<T> {
 pub(crate) struct LockedFolio(NonNull<bindings::folio>);
 
 impl LockedFolio {
+    /// The folio, for the C helpers of this layer.
+    pub(super) fn as_ptr(&self) -> *mut bindings::folio {
+        self.0.as_ptr()
+    }
+
     /// Byte position of the folio in its file.
     pub(crate) fn pos(&self) -> u64 {
         // SAFETY: The folio is valid by the type invariant.
@@ -86,6 +91,81 @@ impl Drop for LockedFolio {
     }
 }
 
+/// The most folios in a [`FolioBatch`] (and read with one backing-file read).
+pub(crate) const MAX_BATCH: usize = c::RERO_MAX_BATCH as usize;
+
+/// Up to [`MAX_BATCH`] locked folios of one readahead request, in file order
+/// (each ends its read when taken out and ended, or as a failure when dropped).
+pub(crate) struct FolioBatch {
+    folios: [Option<LockedFolio>; MAX_BATCH],
+    len: usize,
+}
+
+impl FolioBatch {
+    fn new() -> Self {
+        Self {
+            folios: [const { None }; MAX_BATCH],
+            len: 0,
+        }
+    }
+
+    /// A batch of the one folio `folio`.
+    pub(crate) fn one(folio: LockedFolio) -> Self {
+        let mut b = Self::new();
+        // Cannot fail: the batch is empty.
+        let _ = b.push(folio);
+        b
+    }
+
+    /// Appends `folio`, or gives it back when the batch is full.
+    fn push(&mut self, folio: LockedFolio) -> core::result::Result<(), LockedFolio> {
+        match self.folios.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(folio);
+                self.len += 1;
+                Ok(())
+            }
+            None => Err(folio),
+        }
+    }
+
+    /// Number of folios the batch was filled with (taken ones included).
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Folio `i`, unless taken.
+    pub(crate) fn get(&self, i: usize) -> Option<&LockedFolio> {
+        self.folios.get(i)?.as_ref()
+    }
+
+    /// Folio `i`, unless taken, mutably.
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut LockedFolio> {
+        self.folios.get_mut(i)?.as_mut()
+    }
+
+    /// Takes folio `i` out (to end its read).
+    pub(crate) fn take(&mut self, i: usize) -> Option<LockedFolio> {
+        self.folios.get_mut(i)?.take()
+    }
+
+    /// The raw folios `range` (all present), for one read into them.
+    pub(super) fn raw(
+        &self,
+        range: core::ops::Range<usize>,
+        out: &mut [*mut bindings::folio; MAX_BATCH],
+    ) -> Result<usize> {
+        let n = range.len();
+        for (dst, i) in out.iter_mut().zip(range.clone()) {
+            *dst = self.get(i).ok_or(EINVAL)?.as_ptr();
+        }
+        if n > MAX_BATCH || range.end > self.len {
+            return Err(EINVAL);
+        }
+        Ok(n)
+    }
+}
+
 unsafe extern "C" fn read_folio_callback<T: FileSystem>(
     _file: *mut bindings::file,
     folio: *mut bindings::folio,
@@ -108,12 +188,20 @@ unsafe extern "C" fn readahead_callback<T: FileSystem>(rac: *mut bindings::reada
     // SAFETY: C passes a valid readahead control of the mapping of an inode of our
     // type; the inode outlives the call.
     let inode = unsafe { Inode::<T>::from_raw(c::rerofs_readahead_inode(rac)) };
+    let mut batch = FolioBatch::new();
     // SAFETY: `rac` is valid for the whole callback; `readahead_folio` returns each
-    // folio of the batch locked, its lock ours to release (its reference is not).
+    // folio of the request locked, in file order, its lock ours to release (its
+    // reference is not).
     while let Some(folio) = NonNull::new(unsafe { c::rerofs_readahead_folio(rac) }) {
         // INVARIANT: the folio is locked and we own the lock.
-        let folio = LockedFolio(folio);
-        // A failed folio is left not uptodate; `read_folio` retries it and reports.
-        let _ = T::read_folio(inode, folio);
+        if let Err(folio) = batch.push(LockedFolio(folio)) {
+            // Full: read it, then start the next batch with this folio.
+            T::readahead(inode, &mut batch);
+            batch = FolioBatch::one(folio);
+        }
+    }
+    if batch.len() > 0 {
+        // Folios left in the batch fail when it is dropped; `read_folio` retries.
+        T::readahead(inode, &mut batch);
     }
 }

@@ -47,7 +47,7 @@ mod xattr;
 pub(crate) use cache::BlockCache;
 pub(crate) use dir::DirEmitter;
 pub(crate) use file::BackingFile;
-pub(crate) use folio::LockedFolio;
+pub(crate) use folio::{FolioBatch, LockedFolio};
 pub(crate) use inode::{iget_locked, Got, Inode, InodeParams, InodeRef, InodeType};
 pub(crate) use options::{RawOptions, VERITY_OFF, VERITY_REQUIRE};
 pub(crate) use registration::Registration;
@@ -102,6 +102,10 @@ pub(crate) trait FileSystem: Sized + 'static {
 
     /// Fills `folio` of `inode` and ends the read.
     fn read_folio(inode: &Inode<Self>, folio: LockedFolio) -> Result;
+
+    /// Reads the folios of one readahead batch (consecutive, in file order) and
+    /// ends each one's read; folios left in the batch fail.
+    fn readahead(inode: &Inode<Self>, batch: &mut FolioBatch);
 
     /// `getxattr` of name index `index` and name suffix `name`; `out == None`
     /// probes the size.

@@ -488,6 +488,21 @@ impl Registry {
         }
         (n, bytes)
     }
+
+    /// [`Self::blob_gets`] once at least `want` such lines are in the log, or
+    /// after 20 s: the registry writes a request's log line after it has sent
+    /// the response, so a client can be done before its line is there.
+    pub fn blob_gets_wait(&self, status: u32, want: u64) -> (u64, u64) {
+        for _ in 0..200 {
+            if self.blob_gets(status).0 >= want {
+                // Any line still on its way (one too many would fail the test).
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.blob_gets(status)
+    }
 }
 
 impl Drop for Registry {

@@ -47,7 +47,7 @@ fn fetchd_fills_ranges_counts_them_and_can_corrupt_for_tests() {
     assert_eq!(st["requests"], 2);
     assert_eq!(st["bytes_fetched"], 131072);
     assert_eq!(st["failed"], 0);
-    assert_eq!(reg.blob_gets(206).0, before + 2);
+    assert_eq!(reg.blob_gets_wait(206, before + 2).0, before + 2);
     let full = fs::read(out.join(b0)).unwrap();
     let part = fs::read(lazy.join(b0)).unwrap();
     assert_eq!(full[..65536], part[..65536]);

@@ -48,8 +48,8 @@ fn lazy_pull_fetches_only_metadata_trees_and_trailers() {
         range_bytes += (full.len() - d) as u64;
     }
     // The metadata blob by one whole GET; two range GETs per data blob.
-    assert_eq!(reg.blob_gets(200).0, 1);
-    assert_eq!(reg.blob_gets(206), (4, range_bytes));
+    assert_eq!(reg.blob_gets_wait(200, 1).0, 1);
+    assert_eq!(reg.blob_gets_wait(206, 4), (4, range_bytes));
     assert!(stdout_of(&o).contains(&format!(
         "{} of",
         fs::metadata(&meta).unwrap().len() + range_bytes
@@ -68,7 +68,7 @@ fn lazy_pull_fetches_only_metadata_trees_and_trailers() {
     assert_eq!(o.status.code(), Some(1));
     // Pulling again into the same directory fetches no blob again.
     ok(&rerofs(&["pull", "-q", "--lazy", &dest, s(&lazy)]));
-    assert_eq!(reg.blob_gets(206).0, 4);
+    assert_eq!(reg.blob_gets_wait(206, 4).0, 4);
 }
 
 #[test]

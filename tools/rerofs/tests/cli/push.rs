@@ -92,7 +92,7 @@ fn push_then_pull_gives_the_same_blobs() {
     ]));
     // A full pull is whole GETs only.
     assert_eq!(reg.blob_gets(206).0, 0);
-    assert_eq!(reg.blob_gets(200).0, 3);
+    assert_eq!(reg.blob_gets_wait(200, 3).0, 3);
 }
 
 #[test]

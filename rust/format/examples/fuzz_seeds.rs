@@ -83,7 +83,12 @@ fn prefix_table(prefixes: &[(u8, &[u8])]) -> Vec<u8> {
 
 fn seeds_of(out: &mut Out, arg: &str) {
     let paths: Vec<&Path> = arg.split(',').map(Path::new).collect();
-    let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let read = |p: &Path| {
+        std::fs::read(p).unwrap_or_else(|e| {
+            eprintln!("fuzz_seeds: {}: {e}", p.display());
+            std::process::exit(1)
+        })
+    };
     let meta = read(paths[0]);
     let blobs: Vec<Vec<u8>> = paths[1..].iter().map(|p| read(p)).collect();
     let mut whole = meta.clone();
@@ -100,7 +105,10 @@ fn seeds_of(out: &mut Out, arg: &str) {
     };
     let mut w = match Walk::mount(&meta, &refs, false, &NoHash, limits) {
         Ok(w) => w,
-        Err(e) => panic!("{arg}: does not mount: {e}"),
+        Err(e) => {
+            eprintln!("fuzz_seeds: {arg}: does not mount: {e}");
+            std::process::exit(1)
+        }
     };
     w.walk();
     let sb = w.sb.clone();

@@ -23,6 +23,13 @@ seeds.json, which mutate.py reads:
                     mounted three ways by mutate.py: verity=off, verity on
                     after re-sealing the metadata blob's Merkle tree, and
                     verity on as mutated (refused by verification)
+  rerofs-enc        rerofs mkfs --encrypt (keys made here: enc/domain.key,
+                    enc/image.key), two layers, one blob each; mounted with
+                    key= two ways: re-sealed (tree and key check made again,
+                    so mutations reach the encryption header, device records,
+                    block maps and key table) and as mutated; it comes last,
+                    so the case numbers of the older seeds keep their meaning
+                    within their own seed (regression cases name their seed)
 
 Every image is reproducible (fixed times, UUIDs and contents), so a case number
 of the campaign names the same bytes on every machine.
@@ -166,6 +173,27 @@ def ranges(img_path, inspect):
     return out, area
 
 
+def enc_ranges(img_path, inspect):
+    """The encryption structures of an encrypted image: header, device records,
+    block maps, key table (in the data area) and the key check (the last 64
+    bytes of the trailer block, after the data area)."""
+    img = open(img_path, "rb").read()
+    e = inspect["encryption"]
+    out = [("encryption header", e["header_offset"], e["header_offset"] + 128)]
+    dr = e["device_records_offset"]
+    out.append(("device records", dr, dr + 16 * e["device_records"]))
+    for d in range(e["device_records"]):
+        pos = struct.unpack_from("<Q", img, dr + 16 * d)[0]
+        blocks = u32(img, dr + 16 * d + 8)
+        out.append(("block map", pos, pos + 4 * blocks))
+    kt = e["key_table_offset"]
+    out.append(("key table", kt, kt + 128 * e["key_table_entries"]))
+    if img[-64:-56] != b"RerofsKc":
+        sys.exit("mkmutate: %s has no key check in its last 64 bytes" % img_path)
+    out.append(("key check", len(img) - 64, len(img)))
+    return out
+
+
 def main(argv):
     if len(argv) != 2:
         sys.exit(__doc__)
@@ -196,8 +224,17 @@ def main(argv):
     erofs("erofs-extidx", "--chunksize=4096", "-Eforce-inode-extended", "-Eforce-chunk-indexes")
     erofs("erofs-blobdev", "--chunksize=4096", blob=True)
     env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+    # The keys of the encrypted seed: fixed bytes, so its data blobs (and every
+    # case's image but for the random GCM nonces) are the same on every machine.
+    keys = os.path.join(out, "rerofs-enc", "keys")
+    os.makedirs(keys)
+    for k, fill in (("domain.key", 0xD0), ("image.key", 0x1A)):
+        write(os.path.join(keys, k), bytes((fill + i) & 0xFF for i in range(32)))
+        os.chmod(os.path.join(keys, k), 0o600)
+    enc = ["--encrypt", "--domain-key", os.path.join(keys, "domain.key"), "--image-key", os.path.join(keys, "image.key")]
     for name, opts, modes in [("rerofs-plain", ["--no-verity"], ["plain"]),
-                              ("rerofs-verity", [], ["off", "resealed", "raw"])]:
+                              ("rerofs-verity", [], ["off", "resealed", "raw"]),
+                              ("rerofs-enc", enc, ["resealed", "raw"])]:
         d = os.path.join(out, name)
         os.makedirs(os.path.join(d, "blobs"))
         subprocess.run([rerofs, "mkfs", "-q", "-T", "1700000000", "--uuid", UUID, "--chunk-size", "4096",
@@ -205,6 +242,8 @@ def main(argv):
                        [os.path.join(d, "meta.img"), tree, l2], check=True, env=env)
         seeds.append({"name": name, "img": name + "/meta.img", "blob": name + "/blobs", "kind": "rerofs",
                       "modes": modes})
+        if name == "rerofs-enc":
+            seeds[-1]["key"] = name + "/keys/image.key"
     for s in seeds:
         img = os.path.join(out, s["img"])
         r = subprocess.run([rerofs, "inspect", "--json", img], stdout=subprocess.PIPE, check=True)
@@ -212,6 +251,8 @@ def main(argv):
         if ins.get("errors"):
             sys.exit("mkmutate: rerofs inspect %s: %s" % (img, ins["errors"]))
         s["ranges"], s["area"] = ranges(img, ins)
+        if "key" in s:
+            s["ranges"] += enc_ranges(img, ins)
         kinds = sorted(set(k for k, _, _ in s["ranges"]))
         for want in ("superblock", "inode core"):
             if want not in kinds:

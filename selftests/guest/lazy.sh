@@ -15,6 +15,9 @@ LZ_BIN=${RERO_BIN:-${RERO_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pw
 LZ_REG=/usr/bin/docker-registry
 LZ_PORT=5714
 LZ= LZ_REF= LZ_REGPID= LZ_FETCHD=
+# What fetchd serves: the blob directory and the image reference (the encrypted
+# image's tests at the end switch both).
+LZ_FBLOBS= LZ_FREF=
 
 lz_http_ok() { # the registry answers GET /v2/ with 200 (bash's /dev/tcp: no exec)
 	local fd line
@@ -48,7 +51,7 @@ lz_log206() { # "COUNT BYTES" of the registry's 206 (range) answers so far
 lz_fetchd_start() { # [FETCHD OPTIONS]: start fetchd, wait until it serves the device
 	local i
 	: >"$LZ/fetchd.log"
-	"$LZ_BIN" fetchd --blob-dir "$LZ/blobs" --stats "$LZ/stats.json" "$@" "$LZ_REF:v1" \
+	"$LZ_BIN" fetchd --blob-dir "${LZ_FBLOBS:-$LZ/blobs}" --stats "$LZ/stats.json" "$@" "${LZ_FREF:-$LZ_REF:v1}" \
 		2>>"$LZ/fetchd.log" &
 	LZ_FETCHD=$!
 	for ((i = 0; i < 300; i++)); do
@@ -275,6 +278,58 @@ lz_remount() { # mount again (after umount -l) and start a daemon
 	lz_mount "$LZ/mnt" && lz_fetchd_start
 }
 
+# ---- an encrypted image, pulled lazily (the encrypt group's a.img, its key a.key)
+lz_enc_setup() { # push a.img, pull it lazily, mount with ondemand and key=
+	local ed=$DATA/encrypt before after
+	[ -f "$ed/a.img" ] || { echo "no $ed/a.img (selftests/run.sh makes it)"; return 1; }
+	is_mounted "$LZ/mnt" && { umount "$LZ/mnt" || return 1; }
+	"$LZ_BIN" push -q "$ed/a.img" --blob-dir "$ed/blobs" "$LZ_REF-enc:v1" || return 1
+	before=$(lz_log206)
+	"$LZ_BIN" pull -q --lazy "$LZ_REF-enc:v1" "$LZ/enc" || return 1
+	after=$(lz_log206)
+	echo "lazy pull of the encrypted image: $((${after% *} - ${before% *})) range GETs; on disk: $(du -sk "$LZ/enc" | cut -f1) KiB of $(du -sk --apparent-size "$LZ/enc" | cut -f1) KiB"
+	keyctl padd logon rerofs:lz-enc @u <"$ed/keys/a.key" >/dev/null || return 1
+	dmesg_mark
+	mount_rerofs "$LZ/enc/meta.img" "$LZ/mnt" "blobdir=$LZ/enc,ondemand,key=lz-enc" || return 1
+	dmesg_match -q 'encrypted \(key check verified\)' || { echo "dmesg does not say: encrypted"; return 1; }
+	mnt_show "$LZ/mnt"
+}
+
+lz_enc_nodaemon() { # before any daemon: the data is not there, reads fail with EIO
+	local f
+	f=$(find "$LZ/mnt" -type f -size +8k | head -n 1)
+	[ -n "$f" ] || { echo "no file over 8 KiB"; return 1; }
+	if head -c 8192 "$f" >/dev/null 2>"$LZ/err"; then echo "$f read without a daemon"; return 1; fi
+	grep -q 'Input/output error' "$LZ/err"
+}
+
+lz_enc_read() { # fetchd serves it: every path reads right (decrypted after verification)
+	local b r data
+	LZ_FBLOBS=$LZ/enc LZ_FREF=$LZ_REF-enc:v1
+	lz_fetchd_start || return 1
+	timeout -k 5 600 python3 -I -S "$HERE/veritytest.py" readall "$LZ/mnt" "$DATA/encrypt/ref.json" || return 1
+	b=$(lz_stat bytes_fetched) r=$(lz_stat requests)
+	data=$(du -cb $(e_tags_of "$DATA/encrypt/a.img") | tail -1 | cut -f1)
+	echo "fetchd: $r requests, $b bytes (the image's data blobs: $data bytes, trees included)"
+	[ "$r" -gt 0 ] && [ "$b" -gt 0 ] && [ "$b" -le "$data" ]
+}
+
+lz_enc_done() { # daemon stopped, unmounted, key gone
+	local rc=0
+	lz_fetchd_stop >/dev/null || rc=1
+	LZ_FBLOBS= LZ_FREF=
+	umount "$LZ/mnt" || rc=1
+	keyctl purge logon rerofs:lz-enc >/dev/null || rc=1
+	return $rc
+}
+
+e_tags_of() { # IMG: the paths of the data blobs it names (in $DATA/encrypt/blobs)
+	"$LZ_BIN" inspect --json "$1" | python3 -I -S -c '
+import json, sys
+for d in json.load(sys.stdin)["devices"]:
+    print(sys.argv[1] + "/" + d["tag"])' "$DATA/encrypt/blobs"
+}
+
 lazy_tests() {
 	ktest "lazy: docker-registry on 127.0.0.1, rerofs push of the image" lz_setup
 	ktest "lazy: rerofs pull --lazy fetches metadata, trees and trailers only" lz_pull
@@ -292,5 +347,9 @@ lazy_tests() {
 	ktest "lazy: mount again, fetchd again" lz_remount
 	ktest "lazy: reading everything equals the source tree" lz_all
 	ktest "lazy: fetchd stops on SIGTERM" lz_fetchd_stop
+	ktest "lazy: an encrypted image pulled lazily mounts with ondemand,key=" lz_enc_setup
+	ktest "lazy: encrypted, no daemon: EIO" lz_enc_nodaemon
+	ktest "lazy: encrypted, fetchd serves it: every path reads right" lz_enc_read
+	ktest "lazy: encrypted: fetchd stops, umount, key purged" lz_enc_done
 	step lz_teardown
 }

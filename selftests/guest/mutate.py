@@ -11,7 +11,8 @@ usage:
         mount(2), walk (readdir, lstat, readlink, every xattr, a lookup of a
         missing name, read every regular file), umount(2). --cases FILE: also
         run first the case numbers listed in FILE (the regression cases: one
-        "S C" or "C" per line, # comments). Prints per seed: images tried,
+        "S C NAME", "S C" or "C" per line, # comments; NAME, a seed's name,
+        pins the case to that seed whatever the number of seeds). Prints per seed: images tried,
         mounted, refused, paths that failed to read; then the errnos seen.
         Each case's "campaign case seed", and the counts so far, go to
         --progress FILE (a host path: after a guest crash it names the case)
@@ -20,7 +21,7 @@ usage:
         WARNING: read from /dev/kmsg), whose umount failed or whose getdents never
         ended is a finding: its
         image and mutation list are kept in --keep DIR and printed (FOUND).
-  mutate.py make SEEDDIR CASE OUT [--seed S]
+  mutate.py make SEEDDIR CASE OUT [--seed S] [--name SEEDNAME]
         write the image of one case to OUT (blobs: the seed's), print its
         seed, mount mode and mutations (to reproduce a finding on the host or
         in a guest: mount OUT with the options printed).
@@ -43,9 +44,14 @@ or a 32-byte splice from another structure of the same kind. The superblock
 checksum is recomputed afterwards (when SB_CHKSUM is still set), so mutations
 are not all refused by it; for a verity image mounted "resealed", the metadata
 blob's Merkle tree and descriptor are made again (mksecurity.py), so the
-mutated metadata passes verification (self-consistent, unsigned).
+mutated metadata passes verification (self-consistent, unsigned); for an
+encrypted seed (a "key" in seeds.json: mounted with key=, the image key added
+once as the logon key rerofs:mutate) re-sealing also makes the key check again
+over the new image digest (selftests/aesgcm.py), unless a mutation hit the key
+check itself, so mutations get past it to the encryption structures.
 """
 import errno
+import hashlib
 import json
 import os
 import random
@@ -56,6 +62,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import aesgcm  # noqa: E402  (selftests/aesgcm.py: the key check's GCM tag)
 import mksecurity  # noqa: E402  (selftests/mksecurity.py: Merkle tree, reseal)
 import sbtool  # noqa: E402  (selftests/sbtool.py: the superblock crc32c)
 
@@ -95,6 +102,7 @@ class Seed:
         self.kind = info["kind"]
         self.img = os.path.join(d, info["img"])
         self.blob = os.path.join(d, info["blob"]) if info["blob"] else None
+        self.key = os.path.join(d, info["key"]) if info.get("key") else None
         self.ranges = [tuple(r) for r in info["ranges"]]
         self.area = info["area"]
         self.bykind = {}
@@ -117,6 +125,8 @@ class Seed:
         o = "blobdir=" + blob
         if self.mode == "off":
             o += ",verity=off"
+        if self.key:
+            o += ",key=" + KEY_NAME
         return o
 
 
@@ -133,6 +143,25 @@ def load_seeds(d):
     if not seeds:
         raise SystemExit("mutate: no seeds in %s/seeds.json" % d)
     return seeds
+
+
+KEY_NAME = "mutate"
+
+
+def add_keys(seeds):
+    """The image keys of the encrypted seeds, as the logon key rerofs:mutate in
+    the user keyring (keyctl padd: the key bytes go through a pipe, never argv).
+    All encrypted seeds share one image key (mkmutate.py)."""
+    import subprocess
+    keys = sorted(set(s.key for s in seeds if s.key))
+    if len(keys) > 1:
+        raise SystemExit("mutate: encrypted seeds with different keys: %s" % keys)
+    for k in keys:
+        with open(k, "rb") as f:
+            r = subprocess.run(["keyctl", "padd", "logon", "rerofs:" + KEY_NAME, "@u"], stdin=f,
+                               stdout=subprocess.DEVNULL)
+        if r.returncode:
+            raise SystemExit("mutate: keyctl padd logon rerofs:%s @u < %s failed" % (KEY_NAME, k))
 
 
 # ---------------------------------------------------------------- mutations
@@ -202,7 +231,17 @@ def apply(seed, muts):
         data = bytes(img[:seed.area])
         tree, root = mksecurity.merkle(data)
         trailer = mksecurity.descriptor(len(data), root)
+        kc = bytes(img[-64:])
         img = bytearray(data + tree + trailer + b"\0" * (BS - len(trailer)))
+        if seed.key:
+            # The key check (last 64 bytes of the trailer block): made again over
+            # the new image digest with the old nonce, unless mutated itself.
+            if not any(k == "key check" for k, _, _, _ in muts) and kc[:8] == b"RerofsKc":
+                digest = hashlib.sha256(trailer).digest()
+                with open(seed.key, "rb") as f:
+                    key = f.read()
+                kc = kc[:28] + aesgcm.gcm_tag_empty(key, kc[16:28], b"rerofs key check" + digest) + kc[44:]
+            img[-64:] = kc
     return bytes(img)
 
 
@@ -433,15 +472,25 @@ def copy_blob(seed, work):
 
 
 def read_cases(path, campaign):
+    """[(campaign, case, seed name or None)] of a regression-case file."""
     out = []
     with open(path) as f:
         for line in f:
             line = line.split("#", 1)[0].split()
             if len(line) == 1:
-                out.append((campaign, int(line[0])))
-            elif len(line) == 2:
-                out.append((int(line[0]), int(line[1])))
+                out.append((campaign, int(line[0]), None))
+            elif len(line) in (2, 3):
+                out.append((int(line[0]), int(line[1]), line[2] if len(line) == 3 else None))
     return out
+
+
+def seed_of(seeds, case, name=None):
+    if name is None:
+        return seeds[case % len(seeds)]
+    for s in seeds:
+        if s.name == name:
+            return s
+    raise SystemExit("mutate: no seed named %s (a regression case names it)" % name)
 
 
 def cmd_run(seeddir, work, mnt, start=0, n=60, campaign=1, only=None, cases=None, keep=None, progress=None):
@@ -454,8 +503,10 @@ def cmd_run(seeddir, work, mnt, start=0, n=60, campaign=1, only=None, cases=None
     os.makedirs(work, exist_ok=True)
     img = os.path.join(work, "mutated.img")
     todo = read_cases(cases, campaign) if cases else []
+    have = set(s.name for s in seeds)
+    todo = [t for t in todo if t[2] is None or t[2] in have]  # (--only)
     nreg = len(todo)
-    todo += [(campaign, c) for c in range(start, start + n)]
+    todo += [(campaign, c, None) for c in range(start, start + n)]
     stats = {s.name: Stats() for s in seeds}
     errnos = {}
     findings = 0
@@ -465,9 +516,10 @@ def cmd_run(seeddir, work, mnt, start=0, n=60, campaign=1, only=None, cases=None
     kmsg = Kmsg()
     t0 = time.monotonic()
     tm = {"prepare": 0.0, "mount": 0.0, "walk": 0.0, "umount": 0.0}
-    for i, (camp, c) in enumerate(todo):
+    add_keys(seeds)
+    for i, (camp, c, name) in enumerate(todo):
         t1 = time.monotonic()
-        seed = seeds[c % len(seeds)]
+        seed = seed_of(seeds, c, name)
         muts = draw(seed, case_rng(camp, c))
         data = apply(seed, muts)
         blob = copy_blob(seed, work)
@@ -558,9 +610,9 @@ def cmd_run(seeddir, work, mnt, start=0, n=60, campaign=1, only=None, cases=None
     return 1 if umount_failed or readdir_loops else 0
 
 
-def cmd_make(seeddir, case, out, campaign=1):
+def cmd_make(seeddir, case, out, campaign=1, name=None):
     seeds = load_seeds(seeddir)
-    seed = seeds[case % len(seeds)]
+    seed = seed_of(seeds, case, name)
     muts = draw(seed, case_rng(campaign, case))
     with open(out, "wb") as f:
         f.write(apply(seed, muts))
@@ -585,13 +637,15 @@ def main(argv):
             kw[k] = conv(a[1])
             a = a[2:]
         return cmd_run(argv[1], argv[2], argv[3], **kw)
-    if len(argv) in (4, 6) and argv[0] == "make":
-        camp = 1
-        if len(argv) == 6:
-            if argv[4] != "--seed":
+    if len(argv) in (4, 6, 8) and argv[0] == "make":
+        kw = {}
+        a = argv[4:]
+        while a:
+            if a[0] not in ("--seed", "--name"):
                 raise SystemExit(__doc__)
-            camp = int(argv[5])
-        return cmd_make(argv[1], int(argv[2]), argv[3], camp)
+            kw["campaign" if a[0] == "--seed" else "name"] = int(a[1]) if a[0] == "--seed" else a[1]
+            a = a[2:]
+        return cmd_make(argv[1], int(argv[2]), argv[3], **kw)
     print(__doc__)
     return 2
 

@@ -54,7 +54,7 @@ mu_clean() { # the kernel log since the campaign started has no report
 
 mutate_tests() {
 	local n=${RERO_MUTATE_N:-90} start=${RERO_MUTATE_START:-0} seed=${RERO_MUTATE_SEED:-1}
-	ktest "mutation campaign: $n mutated images of 7 seed images (9 mount kinds) mount or fail cleanly (campaign $seed, cases $start..$((start + n - 1)), plus the regression cases)" \
+	ktest "mutation campaign: $n mutated images of 8 seed images (11 mount kinds) mount or fail cleanly (campaign $seed, cases $start..$((start + n - 1)), plus the regression cases)" \
 		mu_campaign "$n" "$start" "$seed"
 	ktest "mutation campaign: no oops/KASAN/UBSAN/lockdep/hung-task report in the kernel log" mu_clean
 }

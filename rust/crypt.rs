@@ -8,8 +8,10 @@
 //! The image key only lives in the AES-GCM transform (the crypto API's copy,
 //! freed with `kfree_sensitive`); chunk keys are unwrapped when a block of their
 //! chunk is first read, and the last [`KEPT_KEYS`] are kept (wiped when
-//! replaced and at umount). One AES-XTS transform per mount, re-keyed when the
-//! chunk changes, under a mutex.
+//! replaced and at umount). A few "lanes" per mount, each an AES-XTS transform
+//! re-keyed when its chunk changes and its own kept keys, under its own mutex;
+//! a CPU uses lane `cpu % LANES`, so readers on different CPUs (and the two
+//! halves of a read, `data.rs`) decrypt at once.
 
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -28,8 +30,11 @@ use crate::report::{rerofs_err, rerofs_err_ratelimited};
 use crate::sb::{Device, SbInfo};
 use crate::verity::Blob;
 
-/// Unwrapped chunk keys kept per mount (64 bytes each).
-const KEPT_KEYS: usize = 32;
+/// Unwrapped chunk keys kept per lane (64 bytes each).
+const KEPT_KEYS: usize = 16;
+
+/// Lanes (transforms with their keys) per mount.
+const LANES: usize = 4;
 
 /// The longest `key=` name (the keyring's description is `rerofs:NAME`).
 const KEY_NAME_MAX: usize = 200;
@@ -54,8 +59,8 @@ pub(crate) struct Crypt {
     devrecs: KVVec<DevRecord>,
     /// AES-GCM under the image key: unwraps the key table's entries.
     wrap: Gcm,
-    /// The chunk keys and the data transform.
-    keys: Pin<KBox<Mutex<Keys>>>,
+    /// The lanes: chunk keys and a data transform each.
+    lanes: KVec<Pin<KBox<Mutex<Keys>>>>,
 }
 
 /// Builds the keyring description `rerofs:NAME` (NUL terminated) of `key=NAME`.
@@ -194,23 +199,27 @@ impl Crypt {
             }
             pos += part.len() as u64;
         }
-        let keys = KBox::pin_init(
-            new_mutex!(
-                Keys {
-                    xts: Xts::new()?,
-                    current: None,
-                    recent: core::array::from_fn(|_| None),
-                    next: 0,
-                },
-                "rerofs_chunk_keys"
-            ),
-            GFP_KERNEL,
-        )?;
+        let mut lanes = KVec::with_capacity(LANES, GFP_KERNEL)?;
+        while lanes.len() < LANES {
+            let lane = KBox::pin_init(
+                new_mutex!(
+                    Keys {
+                        xts: Xts::new()?,
+                        current: None,
+                        recent: core::array::from_fn(|_| None),
+                        next: 0,
+                    },
+                    "rerofs_chunk_keys"
+                ),
+                GFP_KERNEL,
+            )?;
+            lanes.push(lane, GFP_KERNEL)?;
+        }
         Ok(Self {
             header,
             devrecs,
             wrap,
-            keys,
+            lanes,
         })
     }
 
@@ -297,7 +306,11 @@ impl Crypt {
         }
         let (idx, entry) = self.entry_of(sbi, device, blk)?;
         let unit = entry.unit_of(blk).ok_or(EINVAL)?;
-        let mut guard = self.keys.lock();
+        let lane = self
+            .lanes
+            .get(crate::crypto::this_cpu() % LANES)
+            .ok_or(EINVAL)?;
+        let mut guard = lane.lock();
         let Keys {
             xts,
             current,

@@ -217,3 +217,10 @@ impl Drop for Xts {
         unsafe { c::rerofs_xts_free(self.0.as_ptr()) };
     }
 }
+
+/// The CPU this runs on now (it may move right after): spreads work over
+/// per-CPU-ish resources, never a correctness matter.
+pub(crate) fn this_cpu() -> usize {
+    // SAFETY: `raw_smp_processor_id` only reads this CPU's number.
+    unsafe { c::rerofs_this_cpu() as usize }
+}

@@ -16,7 +16,7 @@ use crate::inode::InodeInfo;
 use crate::report::{format_error, rerofs_err_ratelimited};
 use crate::sb::SbInfo;
 use crate::verity::Blob;
-use crate::vfs::{FolioBatch, LockedFolio, PAGE_SIZE};
+use crate::vfs::{FolioBatch, LockedFolio, MAX_BATCH, PAGE_SIZE};
 use crate::Inode;
 
 const BS: u64 = BLOCK_SIZE as u64;
@@ -224,6 +224,65 @@ fn end(batch: &mut FolioBatch, i: usize, r: &Result) {
     }
 }
 
+/// Runs of at least this many blocks are verified on two CPUs at once.
+const PARALLEL_MIN_BLOCKS: usize = 8;
+
+/// A run read into its folios, to be finished block by block.
+struct Run<'a> {
+    sbi: &'a SbInfo,
+    file: &'a Blob,
+    device: u16,
+    /// Device block of the run's first folio.
+    first_blk: u64,
+    encrypted: bool,
+    /// What the backing read returned (bytes read).
+    got: Result<usize>,
+    /// File bytes in the run, and bytes the read had to bring.
+    file_bytes: usize,
+    want: usize,
+}
+
+impl Run<'_> {
+    /// Verifies (and decrypts) the folios `slots`, the run's folios from number
+    /// `j0` on, in place; a folio that fails is cleared. Records each folio's
+    /// result in `res`; ends no folio (the caller does, on its own thread).
+    fn finish(&self, slots: &mut [Option<LockedFolio>], res: &mut [Result], j0: usize) {
+        for (n, (slot, r)) in slots.iter_mut().zip(res.iter_mut()).enumerate() {
+            let j = j0 + n;
+            let at = j * BLOCK_SIZE;
+            // File bytes in this block, and bytes the read had to bring into it.
+            let len = core::cmp::min(BLOCK_SIZE, self.file_bytes.saturating_sub(at));
+            let need = core::cmp::min(BLOCK_SIZE, self.want.saturating_sub(at));
+            let blk = self.first_blk + j as u64;
+            let Some(f) = slot.as_mut() else {
+                *r = Err(EINVAL);
+                continue;
+            };
+            *r = match &self.got {
+                Err(err) => Err(*err),
+                Ok(got) if *got < at + need => Err(EIO),
+                Ok(_) => f
+                    .with_page(0, |p| {
+                        finish_block(
+                            self.sbi,
+                            self.file,
+                            self.device,
+                            blk,
+                            true,
+                            self.encrypted,
+                            len,
+                            p,
+                        )
+                    })
+                    .and_then(|r| r),
+            };
+            if r.is_err() {
+                let _ = f.with_page(0, |p| p.fill(0));
+            }
+        }
+    }
+}
+
 /// Reads the run of `batch` that starts at folio `i` and ends each folio of it.
 /// Returns how many folios it consumed (at least one) and the first error.
 fn read_run(sbi: &SbInfo, ii: &InodeInfo, batch: &mut FolioBatch, i: usize) -> (usize, Result) {
@@ -327,30 +386,39 @@ fn read_run(sbi: &SbInfo, ii: &InodeInfo, batch: &mut FolioBatch, i: usize) -> (
             Err(err)
         }
     };
+    // Verify (and decrypt) the run's blocks: the two halves at once on two CPUs
+    // when the run is long enough to pay for it, then end each folio.
+    let run = Run {
+        sbi,
+        file,
+        device,
+        first_blk: dpos / BS,
+        encrypted,
+        got,
+        file_bytes,
+        want,
+    };
+    let mut res = [Ok(()); MAX_BATCH];
+    let (Some(slots), Some(res_k)) = (batch.slots_mut(i..i + k), res.get_mut(..k)) else {
+        return fail(batch, EINVAL);
+    };
+    if k >= PARALLEL_MIN_BLOCKS && file.is_verified() {
+        let h = k / 2;
+        let (s_lo, s_hi) = slots.split_at_mut(h);
+        let (r_lo, r_hi) = res_k.split_at_mut(h);
+        let run = &run;
+        crate::vfs::join(
+            move || run.finish(s_hi, r_hi, h),
+            move || run.finish(s_lo, r_lo, 0),
+        );
+    } else {
+        run.finish(slots, res_k, 0);
+    }
     let mut first_err = Ok(());
-    for j in 0..k {
-        let at = j * BLOCK_SIZE;
-        // File bytes in this block, and bytes the read had to bring into it.
-        let len = core::cmp::min(BLOCK_SIZE, file_bytes.saturating_sub(at));
-        let need = core::cmp::min(BLOCK_SIZE, want.saturating_sub(at));
-        let blk = dpos / BS + j as u64;
-        let r = match &got {
-            Err(err) => Err(*err),
-            Ok(n) if *n < at + need => Err(EIO),
-            Ok(_) => batch.get_mut(i + j).ok_or(EINVAL).and_then(|f| {
-                f.with_page(0, |p| {
-                    finish_block(sbi, file, device, blk, true, encrypted, len, p)
-                })?
-            }),
-        };
-        if r.is_err() {
-            if let Some(f) = batch.get_mut(i + j) {
-                let _ = f.with_page(0, |p| p.fill(0));
-            }
-        }
-        end(batch, i + j, &r);
+    for (j, r) in res.iter().take(k).enumerate() {
+        end(batch, i + j, r);
         if first_err.is_ok() {
-            first_err = r;
+            first_err = *r;
         }
     }
     (k.max(1), first_err)

@@ -29,6 +29,8 @@
 #include <linux/completion.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/cpumask.h>
 #include <keys/asymmetric-type.h>
 #include <crypto/hash.h>
 #include <crypto/aead.h>
@@ -1027,4 +1029,65 @@ int rerofs_xts_decrypt(struct rerofs_xts *xts, const u8 *iv16, void *buf, size_t
 	err = crypto_wait_req(crypto_skcipher_decrypt(req), &wait);
 	skcipher_request_free(req);
 	return err;
+}
+
+/*
+ * The fork-join of rerofs_join(): a work item on the caller's stack, run by a
+ * workqueue of the module's own. WQ_MEM_RECLAIM: it runs on reads that memory
+ * reclaim may wait for (locked page-cache folios), so it needs a rescuer to make
+ * progress when no worker can be created; WQ_HIGHPRI as fs-verity's read queue;
+ * unbound: the caller's CPU is busy with the other half.
+ */
+static struct workqueue_struct *rerofs_join_wq;
+
+struct rerofs_join_work {
+	struct work_struct work;
+	struct completion done;
+	void (*fn)(void *);
+	void *data;
+};
+
+static void rerofs_join_fn(struct work_struct *work)
+{
+	struct rerofs_join_work *j = container_of(work, struct rerofs_join_work, work);
+
+	j->fn(j->data);
+	complete(&j->done);
+}
+
+int rerofs_join_init(void)
+{
+	rerofs_join_wq = alloc_workqueue("rerofs_read", WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	return rerofs_join_wq ? 0 : -ENOMEM;
+}
+
+void rerofs_join_exit(void)
+{
+	if (rerofs_join_wq)
+		destroy_workqueue(rerofs_join_wq);
+	rerofs_join_wq = NULL;
+}
+
+void rerofs_join(void (*a)(void *), void *a_data, void (*b)(void *), void *b_data)
+{
+	struct rerofs_join_work j;
+
+	if (!rerofs_join_wq || num_online_cpus() < 2) {
+		a(a_data);
+		b(b_data);
+		return;
+	}
+	INIT_WORK_ONSTACK(&j.work, rerofs_join_fn);
+	init_completion(&j.done);
+	j.fn = a;
+	j.data = a_data;
+	queue_work(rerofs_join_wq, &j.work);
+	b(b_data);
+	wait_for_completion(&j.done);
+	destroy_work_on_stack(&j.work);
+}
+
+unsigned int rerofs_this_cpu(void)
+{
+	return raw_smp_processor_id();
 }

@@ -137,4 +137,14 @@ int rerofs_xts_new(struct rerofs_xts **out);
 void rerofs_xts_free(struct rerofs_xts *xts);
 int rerofs_xts_setkey(struct rerofs_xts *xts, const u8 *key, unsigned int keylen);
 int rerofs_xts_decrypt(struct rerofs_xts *xts, const u8 *iv16, void *buf, size_t len);
+/*
+ * Two functions run at once: @a on the module's workqueue, @b in the caller;
+ * returns when both have run (a fork-join, for verifying a read's blocks on
+ * two CPUs). rerofs_join_init() allocates the workqueue (module init).
+ */
+int rerofs_join_init(void);
+unsigned int rerofs_this_cpu(void);
+void rerofs_join_exit(void);
+void rerofs_join(void (*a)(void *), void *a_data, void (*b)(void *), void *b_data);
+
 #endif

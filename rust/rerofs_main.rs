@@ -124,15 +124,18 @@ impl vfs::FileSystem for RerofsFs {
 
 struct Rerofs {
     // Dropped in declaration order: unregister first, then the on-demand
-    // device, then put the `.rerofs` keyring and free the transform.
+    // device, then put the `.rerofs` keyring, free the transform, and destroy
+    // the read workqueue.
     _registration: vfs::Registration<RerofsFs>,
     _ondemand: vfs::ondemand::Device<ondemand::Channel>,
     _keyring: pkcs7::Keyring,
     _crypto: crypto::Crypto,
+    _join: vfs::JoinQueue,
 }
 
 impl kernel::Module for Rerofs {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let join = vfs::JoinQueue::new()?;
         let crypto = crypto::Crypto::new()?;
         let keyring = pkcs7::Keyring::new()?;
         let ondemand = vfs::ondemand::Device::register(ondemand::Channel::new()?)?;
@@ -143,6 +146,7 @@ impl kernel::Module for Rerofs {
             _ondemand: ondemand,
             _keyring: keyring,
             _crypto: crypto,
+            _join: join,
         })
     }
 }

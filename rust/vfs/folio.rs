@@ -37,6 +37,11 @@ impl<T: FileSystem> Tables<T> {
 /// The pointer is a valid, locked folio whose lock we own.
 pub(crate) struct LockedFolio(NonNull<bindings::folio>);
 
+// SAFETY: A folio's lock is not tied to the task that took it (a read ends on
+// another thread, as bio completions do), and the folio stays valid while we own
+// its lock; `with_page`'s mapping is local to the call, on the calling thread.
+unsafe impl Send for LockedFolio {}
+
 impl LockedFolio {
     /// The folio, for the C helpers of this layer.
     pub(super) fn as_ptr(&self) -> *mut bindings::folio {
@@ -142,6 +147,17 @@ impl FolioBatch {
     /// Folio `i`, unless taken, mutably.
     pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut LockedFolio> {
         self.folios.get_mut(i)?.as_mut()
+    }
+
+    /// The slots of folios `range` (a slot is `None` once its folio was taken).
+    pub(crate) fn slots_mut(
+        &mut self,
+        range: core::ops::Range<usize>,
+    ) -> Option<&mut [Option<LockedFolio>]> {
+        if range.end > self.len {
+            return None;
+        }
+        self.folios.get_mut(range)
     }
 
     /// Takes folio `i` out (to end its read).

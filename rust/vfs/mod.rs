@@ -21,7 +21,8 @@
 //! - `file.rs`: the backing file (`struct file`) an image is read from,
 //! - `xattr.rs`: the xattr handlers' callbacks,
 //! - `seq_file.rs`: `show_options`'s `seq_file`,
-//! - `cache.rs`: a private page cache (an anonymous inode's mapping).
+//! - `cache.rs`: a private page cache (an anonymous inode's mapping),
+//! - `work.rs`: a fork-join over a workqueue (two halves of a read at once).
 //!
 //! All of the module's `unsafe` code is in this folder and in the binding files
 //! that are not VFS (`crypto.rs`, `pkcs7.rs`, `params.rs`, `ratelimit.rs`).
@@ -42,17 +43,19 @@ mod options;
 mod registration;
 mod seq_file;
 mod super_block;
+mod work;
 mod xattr;
 
 pub(crate) use cache::BlockCache;
 pub(crate) use dir::DirEmitter;
 pub(crate) use file::BackingFile;
-pub(crate) use folio::{FolioBatch, LockedFolio};
+pub(crate) use folio::{FolioBatch, LockedFolio, MAX_BATCH};
 pub(crate) use inode::{iget_locked, Got, Inode, InodeParams, InodeRef, InodeType};
 pub(crate) use options::{RawOptions, VERITY_OFF, VERITY_REQUIRE};
 pub(crate) use registration::Registration;
 pub(crate) use seq_file::SeqFile;
 pub(crate) use super_block::{NewSuperBlock, StatFs, SuperBlock, SuperParams, MAX_STACK_DEPTH};
+pub(crate) use work::{join, JoinQueue};
 pub(crate) use xattr::may_list_trusted;
 
 /// Page size; the file system block size must equal it.

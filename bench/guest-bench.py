@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ DISK, REPS, RAND_OPS, SHA_MIB = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
 ROOT = "/tmp/bench"
 MS_RDONLY = 1
 LIBC = ctypes.CDLL(None, use_errno=True)
-CONTENDERS = ["rerofs-off", "rerofs-on", "rerofs-enc", "erofs-loop", "erofs-file", "erofs-dmverity",
+CONTENDERS = ["rerofs-off", "rerofs-on", "rerofs-on-buf", "rerofs-enc", "erofs-loop", "erofs-file", "erofs-dmverity",
               "erofs-fsverity", "erofs-dmcrypt-verity"]
 # dm-crypt of the encrypted peer: as rerofs's data units (AES-256-XTS, 4096-byte
 # sectors, the plain64 IV).
@@ -121,6 +122,8 @@ def sources():
                        (DISK + "/meta1k.img", "rerofs", "verity=off,blobdir=" + blobs1k)],
         "rerofs-on": [(DISK + "/meta.img", "rerofs", "blobdir=%s,digest=%s" % (blobs, dig)),
                       (DISK + "/meta1k.img", "rerofs", "blobdir=%s,digest=%s" % (blobs1k, dig1k))],
+        "rerofs-on-buf": [(DISK + "/meta.img", "rerofs", "blobdir=%s,digest=%s,io=buffered" % (blobs, dig)),
+                          (DISK + "/meta1k.img", "rerofs", "blobdir=%s,digest=%s,io=buffered" % (blobs1k, dig1k))],
         "rerofs-enc": [(DISK + "/meta-enc.img", "rerofs", "blobdir=%s-enc,digest=%s,key=bench" % (blobs, dige)),
                        (DISK + "/meta1k-enc.img", "rerofs",
                         "blobdir=%s-enc,digest=%s,key=bench" % (blobs1k, dig1ke))],
@@ -167,6 +170,26 @@ def files_under(top):
 
 # Workloads. Each takes the contender's mount point and returns (seconds, amount)
 # where amount is bytes for MB/s figures and operations for ops/s figures.
+
+def profile(c, mnt, plan):
+    """A cold sequential read of contender c under `perf record` (cpu-clock, all
+    CPUs: there is no PMU in an emulated guest); prints the top symbols."""
+    if c not in CONTENDERS:
+        raise SystemExit("--profile: no contender %s" % c)
+    data = ROOT + "/perf-%s.data" % c
+    drop_caches()
+    p = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-a", "-o", data],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    s = w_seq(mnt, plan)
+    p.send_signal(signal.SIGINT)
+    p.wait()
+    log("profile of %s, seq-cold %.2f s (perf record -e cpu-clock -a; top symbols):" % (c, s[0]))
+    out = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "sym", "--stdio", "-q"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    for line in [ln for ln in out.splitlines() if ln.strip()][:40]:
+        print("# perf %s: %s" % (c, line.strip()), flush=True)
+
 
 def w_seq(mnt, plan):
     t0 = time.monotonic()
@@ -338,10 +361,13 @@ def main():
             add("mount-1k", c, (time.monotonic() - t0, 1))
             log("rep %d %s mount+umount: %.3f s" % (rep, c, samples["mount-1k"][c][-1][0]))
 
+    for c in [c for c in os.environ.get("RERO_BENCH_PROFILE", "").split(",") if c]:
+        profile(c, "%s/%s" % (ROOT, c), plan)
+
     # rerofs shows the same files with the same bytes as the C driver (whose
     # contenders all read the one mkfs.erofs image).
     want = tree_sums(ref)
-    for c in ("rerofs-off", "rerofs-on", "rerofs-enc", "erofs-dmcrypt-verity"):
+    for c in ("rerofs-off", "rerofs-on", "rerofs-on-buf", "rerofs-enc", "erofs-dmcrypt-verity"):
         if tree_sums("%s/%s" % (ROOT, c)) != want:
             raise SystemExit("contents of %s differ from erofs-file" % c)
     s, t, d = src["rerofs-on"][1]
@@ -350,7 +376,7 @@ def main():
     umount(ROOT + "/m1k-check")
     if got != info["mount_blobs"]:
         raise SystemExit("the 1,000-blob image shows %d files, not %d" % (got, info["mount_blobs"]))
-    log("contents: rerofs-off == rerofs-on == rerofs-enc == erofs-dmcrypt-verity == erofs-file (%d files)"
+    log("contents: rerofs-off == rerofs-on == rerofs-on-buf == rerofs-enc == erofs-dmcrypt-verity == erofs-file (%d files)"
         % len(want))
     for c in CONTENDERS:
         umount("%s/%s" % (ROOT, c))

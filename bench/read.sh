@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Read benchmark (not a timed test): the same files read in the test guest, in
-# one guest boot, through eight contenders
+# one guest boot, through nine contenders
 #   rerofs-off      rerofs, verity=off (a `rerofs mkfs` image: metadata blob + data blob)
-#   rerofs-on       rerofs, every block verified (same image, digest=)
+#   rerofs-on       rerofs, every block verified (same image, digest=); file data
+#                   read with direct I/O (io=direct, the default)
+#   rerofs-on-buf   the same with io=buffered (through the blob's page cache)
 #   rerofs-enc      rerofs, encrypted (mkfs --encrypt) and verified (digest=, key=)
 #   erofs-loop      the C EROFS driver on a read-only loop device (mkfs.erofs image)
 #   erofs-file      the C EROFS driver, file-backed (mount(2) of the image file:
@@ -45,13 +47,16 @@
 #   --rand-ops N random preads per run (default: one per 8 blocks of the large files)
 #   --blobs N    data blobs of the mount image (default 1000)
 #   --out DIR    work directory (default build/bench-read)
+#   --profile C[,C...]  after the measurements, one more cold sequential read of
+#                each contender C under `perf record -e cpu-clock -a` in the
+#                guest, and its top 40 symbols (where the time goes)
 # Environment: RERO_BIN (a rerofs binary to use instead of building one),
 # RERO_VM_LOCK (see selftests/vm-run).
 # The guest is software-emulated here (no usable KVM): absolute figures are
 # small; compare the ratios measured in the same run. A full run takes hours.
 set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-size=1024 files=0 reps=3 rand_ops= blobs=1000 smoke=0 out=$TOP/build/bench-read
+size=1024 files=0 reps=3 rand_ops= blobs=1000 smoke=0 out=$TOP/build/bench-read profile=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 size=4 files=300 reps=1 blobs=40 ;;
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--rand-ops) rand_ops=$2; shift ;;
 	--blobs) blobs=$2; shift ;;
 	--out) out=$2; shift ;;
+	--profile) profile=$2; shift ;;
 	-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/read.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -153,7 +159,7 @@ mem=2G
 echo "bench: booting the test guest ($mem) with the images on a virtio disk" >&2
 set +e
 "$TOP/selftests/vm-run" --memory "$mem" --disk "$out/disk.ext4" --idle-timeout 1800 --timeout 43200 -- \
-	bash "$TOP/bench/guest-read.sh" "$reps" "$rand_ops" "$sha_mib" | tee "$out/guest.txt" | grep --line-buffered -v '^RESULT '
+	env RERO_BENCH_PROFILE="$profile" bash "$TOP/bench/guest-read.sh" "$reps" "$rand_ops" "$sha_mib" | tee "$out/guest.txt" | grep --line-buffered -v '^RESULT '
 rc=${PIPESTATUS[0]}
 set -e
 rm -f "$out/disk.ext4"

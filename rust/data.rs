@@ -224,31 +224,40 @@ fn end(batch: &mut FolioBatch, i: usize, r: &Result) {
     }
 }
 
-/// Runs of at least this many blocks are verified on two CPUs at once.
+/// Runs of at least this many blocks are finished on the read workqueue, in two
+/// halves (two CPUs), while the reader goes on.
 const PARALLEL_MIN_BLOCKS: usize = 8;
 
-/// A run read into its folios, to be finished block by block.
-struct Run<'a> {
-    sbi: &'a SbInfo,
-    file: &'a Blob,
+/// A run read into its folios (or part of one), to be finished block by block:
+/// what [`finish_run`] needs on a worker (owned: the run outlives `readahead`).
+#[derive(Clone, Copy)]
+pub(crate) struct RunInfo {
     device: u16,
     /// Device block of the run's first folio.
     first_blk: u64,
     encrypted: bool,
-    /// What the backing read returned (bytes read).
+    /// What the backing read returned (bytes read, from the run's start).
     got: Result<usize>,
     /// File bytes in the run, and bytes the read had to bring.
     file_bytes: usize,
     want: usize,
+    /// The first folio handled here is the run's folio number `j0`.
+    j0: usize,
 }
 
-impl Run<'_> {
+impl RunInfo {
     /// Verifies (and decrypts) the folios `slots`, the run's folios from number
     /// `j0` on, in place; a folio that fails is cleared. Records each folio's
-    /// result in `res`; ends no folio (the caller does, on its own thread).
-    fn finish(&self, slots: &mut [Option<LockedFolio>], res: &mut [Result], j0: usize) {
+    /// result in `res`; ends no folio.
+    fn finish(
+        &self,
+        sbi: &SbInfo,
+        file: &Blob,
+        slots: &mut [Option<LockedFolio>],
+        res: &mut [Result],
+    ) {
         for (n, (slot, r)) in slots.iter_mut().zip(res.iter_mut()).enumerate() {
-            let j = j0 + n;
+            let j = self.j0 + n;
             let at = j * BLOCK_SIZE;
             // File bytes in this block, and bytes the read had to bring into it.
             let len = core::cmp::min(BLOCK_SIZE, self.file_bytes.saturating_sub(at));
@@ -263,16 +272,7 @@ impl Run<'_> {
                 Ok(got) if *got < at + need => Err(EIO),
                 Ok(_) => f
                     .with_page(0, |p| {
-                        finish_block(
-                            self.sbi,
-                            self.file,
-                            self.device,
-                            blk,
-                            true,
-                            self.encrypted,
-                            len,
-                            p,
-                        )
+                        finish_block(sbi, file, self.device, blk, true, self.encrypted, len, p)
                     })
                     .and_then(|r| r),
             };
@@ -281,11 +281,69 @@ impl Run<'_> {
             }
         }
     }
+
+    /// Finishes the folios `slots` here and ends each one's read; returns the
+    /// first error.
+    fn finish_and_end(
+        &self,
+        sbi: &SbInfo,
+        file: &Blob,
+        slots: &mut [Option<LockedFolio>],
+    ) -> Result {
+        let mut res = [Ok(()); MAX_BATCH];
+        let Some(res) = res.get_mut(..slots.len()) else {
+            // More folios than a batch holds: cannot happen; they fail as dropped.
+            return Err(EINVAL);
+        };
+        self.finish(sbi, file, slots, res);
+        let mut first_err = Ok(());
+        for (slot, r) in slots.iter_mut().zip(res.iter()) {
+            if let Some(f) = slot.take() {
+                f.end_read(r.is_ok());
+            }
+            if first_err.is_ok() {
+                first_err = *r;
+            }
+        }
+        first_err
+    }
+}
+
+/// [`crate::vfs::FileSystem::finish_run`]: finishes, on a worker, folios of a run
+/// that [`read_run`] deferred, and ends them.
+pub(crate) fn finish_run(inode: &Inode, slots: &mut [Option<LockedFolio>], info: RunInfo) {
+    let sbi = inode.sb().info();
+    // (No such device cannot happen: the run was read from it. The folios left
+    // fail as they are dropped.)
+    if let Some((file, _)) = sbi.device(info.device) {
+        let _ = info.finish_and_end(sbi, file, slots);
+    }
+}
+
+/// Finishes the folios `range` of `batch` here (`info.j0` is the run's number of
+/// the first) and ends them; returns the first error.
+fn finish_here(
+    sbi: &SbInfo,
+    file: &Blob,
+    batch: &mut FolioBatch,
+    range: core::ops::Range<usize>,
+    info: &RunInfo,
+) -> Result {
+    match batch.slots_mut(range) {
+        Some(slots) => info.finish_and_end(sbi, file, slots),
+        None => Err(EINVAL),
+    }
 }
 
 /// Reads the run of `batch` that starts at folio `i` and ends each folio of it.
 /// Returns how many folios it consumed (at least one) and the first error.
-fn read_run(sbi: &SbInfo, ii: &InodeInfo, batch: &mut FolioBatch, i: usize) -> (usize, Result) {
+fn read_run(
+    inode: &Inode,
+    sbi: &SbInfo,
+    ii: &InodeInfo,
+    batch: &mut FolioBatch,
+    i: usize,
+) -> (usize, Result) {
     let Some(first) = batch.get(i) else {
         return (1, Err(EINVAL));
     };
@@ -371,7 +429,8 @@ fn read_run(sbi: &SbInfo, ii: &InodeInfo, batch: &mut FolioBatch, i: usize) -> (
     } else {
         file_bytes
     };
-    let got = match file.read_into_folios(sbi.name(), dpos, batch, i..i + k, want) {
+    let got = match file.read_into_folios(sbi.name(), dpos, batch, i..i + k, want, sbi.direct_io())
+    {
         Ok(n) => Ok(n),
         Err(err) => {
             rerofs_err_ratelimited!(
@@ -386,41 +445,33 @@ fn read_run(sbi: &SbInfo, ii: &InodeInfo, batch: &mut FolioBatch, i: usize) -> (
             Err(err)
         }
     };
-    // Verify (and decrypt) the run's blocks: the two halves at once on two CPUs
-    // when the run is long enough to pay for it, then end each folio.
-    let run = Run {
-        sbi,
-        file,
+    let info = RunInfo {
         device,
         first_blk: dpos / BS,
         encrypted,
         got,
         file_bytes,
         want,
-    };
-    let mut res = [Ok(()); MAX_BATCH];
-    let (Some(slots), Some(res_k)) = (batch.slots_mut(i..i + k), res.get_mut(..k)) else {
-        return fail(batch, EINVAL);
+        j0: 0,
     };
     if k >= PARALLEL_MIN_BLOCKS && file.is_verified() {
+        // Verify (and decrypt) on the read workqueue, the two halves on two
+        // CPUs, while this reader goes on (to the next read's I/O); each half
+        // that cannot be handed over is finished here.
         let h = k / 2;
-        let (s_lo, s_hi) = slots.split_at_mut(h);
-        let (r_lo, r_hi) = res_k.split_at_mut(h);
-        let run = &run;
-        crate::vfs::join(
-            move || run.finish(s_hi, r_hi, h),
-            move || run.finish(s_lo, r_lo, 0),
-        );
-    } else {
-        run.finish(slots, res_k, 0);
-    }
-    let mut first_err = Ok(());
-    for (j, r) in res.iter().take(k).enumerate() {
-        end(batch, i + j, r);
-        if first_err.is_ok() {
-            first_err = *r;
+        let halves = [(i..i + h, info), (i + h..i + k, RunInfo { j0: h, ..info })];
+        let mut first_err = Ok(());
+        for (range, half) in halves {
+            if let Err(half) = crate::vfs::defer_run(inode, batch, range.clone(), half) {
+                let r = finish_here(sbi, file, batch, range, &half);
+                if first_err.is_ok() {
+                    first_err = r;
+                }
+            }
         }
+        return (k, first_err);
     }
+    let first_err = finish_here(sbi, file, batch, i..i + k, &info);
     (k.max(1), first_err)
 }
 
@@ -445,7 +496,7 @@ pub(crate) fn readahead(inode: &Inode, batch: &mut FolioBatch) {
     };
     let mut i = 0;
     while i < batch.len() {
-        let (n, _) = read_run(sbi, ii, batch, i);
+        let (n, _) = read_run(inode, sbi, ii, batch, i);
         i += n;
     }
 }

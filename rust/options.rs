@@ -37,6 +37,9 @@ pub(crate) struct Options {
     pub(crate) ondemand: bool,
     /// The `key=` name: the image key is the logon key `rerofs:NAME`.
     pub(crate) key: Option<CString>,
+    /// `io=`, if given: `Some(true)` for `io=direct`, `Some(false)` for
+    /// `io=buffered`. File data is read with direct I/O unless `io=buffered`.
+    pub(crate) io_direct: Option<bool>,
 }
 
 /// Parses a `digest=` value: `sha256:` and 64 lowercase hex digits.
@@ -81,6 +84,7 @@ impl Options {
             return Err(EINVAL);
         }
         let key = raw.key().map(CString::try_from).transpose()?;
+        let io_direct = raw.io().map(|v| v != vfs::IO_BUFFERED);
         Ok(Self {
             devices,
             blobdir,
@@ -88,7 +92,13 @@ impl Options {
             verity,
             ondemand,
             key,
+            io_direct,
         })
+    }
+
+    /// Whether file data is read with direct I/O (`io=direct`, the default).
+    pub(crate) fn direct_io(&self) -> bool {
+        self.io_direct.unwrap_or(true)
     }
 
     /// The `verity=` mode (`on` when not given).
@@ -114,6 +124,8 @@ impl Options {
             Some("blobdir=")
         } else if !same(&new.key, &self.key) {
             Some("key=")
+        } else if new.io_direct.is_some_and(|d| d != self.direct_io()) {
+            Some("io=")
         } else if !new.devices.is_empty()
             && (new.devices.len() != self.devices.len()
                 || new
@@ -157,6 +169,11 @@ impl Options {
         if let Some(key) = &self.key {
             // The key's name only: the key itself never passes through options.
             m.show_option(c_str!("key"), key);
+        }
+        match self.io_direct {
+            Some(true) => m.show_option(c_str!("io"), c_str!("direct")),
+            Some(false) => m.show_option(c_str!("io"), c_str!("buffered")),
+            None => {}
         }
         match self.verity {
             Some(VerityMode::Off) => m.show_option(c_str!("verity"), c_str!("off")),

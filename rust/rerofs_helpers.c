@@ -55,6 +55,7 @@ struct rerofs_mount_opts {
 	bool verity_set;	/* verity= was given */
 	bool ondemand;		/* ondemand: fetch absent blob ranges through fetchd */
 	char *key;		/* key=NAME: the image key is the logon key rerofs:NAME */
+	int io;			/* io=: RERO_IO_* (0: not given) */
 };
 
 /*
@@ -69,7 +70,13 @@ void rerofs_set_vfs_ops(const struct rerofs_vfs_ops *ops)
 	rerofs_ops = ops;
 }
 
-enum { Opt_device, Opt_blobdir, Opt_digest, Opt_verity, Opt_ondemand, Opt_key };
+enum { Opt_device, Opt_blobdir, Opt_digest, Opt_verity, Opt_ondemand, Opt_key, Opt_io };
+
+static const struct constant_table rerofs_io_modes[] = {
+	{ "direct", RERO_IO_DIRECT },
+	{ "buffered", RERO_IO_BUFFERED },
+	{}
+};
 
 static const struct constant_table rerofs_verity_modes[] = {
 	{ "off", RERO_VERITY_OFF },
@@ -85,6 +92,7 @@ static const struct fs_parameter_spec rerofs_fs_parameters[] = {
 	fsparam_enum("verity", Opt_verity, rerofs_verity_modes),
 	fsparam_flag("ondemand", Opt_ondemand),
 	fsparam_string("key", Opt_key),
+	fsparam_enum("io", Opt_io, rerofs_io_modes),
 	{}
 };
 
@@ -130,6 +138,9 @@ static int rerofs_fc_parse_param(struct fs_context *fc, struct fs_parameter *par
 		return 0;
 	case Opt_ondemand:
 		opts->ondemand = true;
+		return 0;
+	case Opt_io:
+		opts->io = result.uint_32;
 		return 0;
 	case Opt_key:
 		kfree(opts->key);
@@ -493,13 +504,14 @@ struct folio *rerofs_readahead_folio(struct readahead_control *rac)
  * of the file) or a negative errno.
  */
 ssize_t rerofs_read_folios(struct file *file, loff_t pos, struct folio **folios,
-			   unsigned int nr, size_t len)
+			   unsigned int nr, size_t len, bool direct)
 {
 	struct bio_vec *bv;
 	struct iov_iter iter;
 	size_t left = len;
 	ssize_t total = 0;
 	unsigned int i, n = 0;
+	bool dio = false;
 
 	if (nr > RERO_MAX_BATCH)
 		return -EINVAL;
@@ -517,10 +529,35 @@ ssize_t rerofs_read_folios(struct file *file, loff_t pos, struct folio **folios,
 		kfree(bv);
 		return -EINVAL;
 	}
+	/*
+	 * Direct I/O (the backing file's page cache is bypassed, so the data is
+	 * cached once, in ours) when asked for, the file supports it and the run is
+	 * in whole pages; the folios are page-aligned. A file system that refuses
+	 * this particular request (EINVAL: alignment to its device) gets it again
+	 * buffered.
+	 */
+	if (direct && (file->f_mode & FMODE_CAN_ODIRECT) && PAGE_ALIGNED(pos) && PAGE_ALIGNED(len))
+		dio = true;
 	iov_iter_bvec(&iter, ITER_DEST, bv, n, len);
 	while (iov_iter_count(&iter)) {
-		ssize_t r = vfs_iter_read(file, &iter, &pos, 0);
+		ssize_t r;
 
+		if (dio) {
+			struct kiocb kiocb;
+
+			init_sync_kiocb(&kiocb, file);
+			kiocb.ki_pos = pos;
+			kiocb.ki_flags |= IOCB_DIRECT;
+			r = vfs_iocb_iter_read(file, &kiocb, &iter);
+			if (r == -EINVAL || r == -EOPNOTSUPP) {
+				dio = false;
+				continue;
+			}
+			if (r > 0)
+				pos = kiocb.ki_pos;
+		} else {
+			r = vfs_iter_read(file, &iter, &pos, 0);
+		}
 		if (r < 0) {
 			total = r;
 			break;
@@ -686,6 +723,11 @@ int rerofs_cache_insert(struct inode *inode, pgoff_t index, const void *data)
 	folio_put(folio);
 	/* Someone else cached the same block first: as good. */
 	return err == -EEXIST ? 0 : err;
+}
+
+int rerofs_opts_io(const struct rerofs_mount_opts *opts)
+{
+	return opts->io;
 }
 
 bool rerofs_opts_ondemand(const struct rerofs_mount_opts *opts)
@@ -977,29 +1019,49 @@ int rerofs_gcm_decrypt(struct rerofs_gcm *gcm, const u8 *nonce12, const u8 *ad,
 }
 
 /*
- * AES-256-XTS ("xts(aes)") for file data: one transform per mount, keyed with
- * the chunk key of the block being decrypted (the caller serializes setkey
- * against decryption).
+ * AES-256-XTS ("xts(aes)") for file data: a transform keyed with the chunk key
+ * of the block being decrypted, and one request allocated with it and reused
+ * (no allocation per block); the caller serializes setkey and decryption.
  */
+struct rerofs_xts {
+	struct crypto_skcipher *tfm;
+	struct skcipher_request *req;
+};
+
 int rerofs_xts_new(struct rerofs_xts **out)
 {
-	struct crypto_skcipher *tfm = crypto_alloc_skcipher("xts(aes)", 0, 0);
+	struct rerofs_xts *xts = kzalloc(sizeof(*xts), GFP_KERNEL);
+	int err;
 
-	if (IS_ERR(tfm))
-		return PTR_ERR(tfm);
-	pr_info("rerofs: xts(aes) by %s\n", crypto_skcipher_driver_name(tfm));
-	*out = (struct rerofs_xts *)tfm;
+	if (!xts)
+		return -ENOMEM;
+	xts->tfm = crypto_alloc_skcipher("xts(aes)", 0, 0);
+	if (IS_ERR(xts->tfm)) {
+		err = PTR_ERR(xts->tfm);
+		kfree(xts);
+		return err;
+	}
+	xts->req = skcipher_request_alloc(xts->tfm, GFP_KERNEL);
+	if (!xts->req) {
+		crypto_free_skcipher(xts->tfm);
+		kfree(xts);
+		return -ENOMEM;
+	}
+	pr_info_once("rerofs: xts(aes) by %s\n", crypto_skcipher_driver_name(xts->tfm));
+	*out = xts;
 	return 0;
 }
 
 void rerofs_xts_free(struct rerofs_xts *xts)
 {
-	crypto_free_skcipher((struct crypto_skcipher *)xts);
+	skcipher_request_free(xts->req);
+	crypto_free_skcipher(xts->tfm);
+	kfree(xts);
 }
 
 int rerofs_xts_setkey(struct rerofs_xts *xts, const u8 *key, unsigned int keylen)
 {
-	return crypto_skcipher_setkey((struct crypto_skcipher *)xts, key, keylen);
+	return crypto_skcipher_setkey(xts->tfm, key, keylen);
 }
 
 /*
@@ -1009,85 +1071,57 @@ int rerofs_xts_setkey(struct rerofs_xts *xts, const u8 *key, unsigned int keylen
  */
 int rerofs_xts_decrypt(struct rerofs_xts *xts, const u8 *iv16, void *buf, size_t len)
 {
-	struct crypto_skcipher *tfm = (struct crypto_skcipher *)xts;
-	struct skcipher_request *req;
+	struct skcipher_request *req = xts->req;
 	struct scatterlist sg;
 	DECLARE_CRYPTO_WAIT(wait);
 	u8 iv[16];
-	int err;
 
 	if (!virt_addr_valid(buf) || offset_in_page(buf) + len > PAGE_SIZE)
 		return -EINVAL;
-	req = skcipher_request_alloc(tfm, GFP_NOFS);
-	if (!req)
-		return -ENOMEM;
 	memcpy(iv, iv16, sizeof(iv));
 	sg_init_one(&sg, buf, len);
 	skcipher_request_set_callback(req, CRYPTO_TFM_REQ_MAY_SLEEP | CRYPTO_TFM_REQ_MAY_BACKLOG,
 				      crypto_req_done, &wait);
 	skcipher_request_set_crypt(req, &sg, &sg, len, iv);
-	err = crypto_wait_req(crypto_skcipher_decrypt(req), &wait);
-	skcipher_request_free(req);
-	return err;
+	return crypto_wait_req(crypto_skcipher_decrypt(req), &wait);
 }
 
 /*
- * The fork-join of rerofs_join(): a work item on the caller's stack, run by a
- * workqueue of the module's own. WQ_MEM_RECLAIM: it runs on reads that memory
- * reclaim may wait for (locked page-cache folios), so it needs a rescuer to make
- * progress when no worker can be created; WQ_HIGHPRI as fs-verity's read queue;
- * unbound: the caller's CPU is busy with the other half.
+ * The read workqueue: readahead hands it the runs it read, to be verified,
+ * decrypted and ended there (rerofs_queue_read_work). WQ_MEM_RECLAIM: reclaim
+ * may wait for those locked page-cache folios, so it needs a rescuer to make
+ * progress when no worker can be created; WQ_HIGHPRI as fs-verity's read
+ * queue; unbound: any CPU.
  */
-static struct workqueue_struct *rerofs_join_wq;
+static struct workqueue_struct *rerofs_read_wq;
 
-struct rerofs_join_work {
-	struct work_struct work;
-	struct completion done;
-	void (*fn)(void *);
-	void *data;
-};
-
-static void rerofs_join_fn(struct work_struct *work)
+int rerofs_read_wq_init(void)
 {
-	struct rerofs_join_work *j = container_of(work, struct rerofs_join_work, work);
-
-	j->fn(j->data);
-	complete(&j->done);
+	rerofs_read_wq = alloc_workqueue("rerofs_read", WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	return rerofs_read_wq ? 0 : -ENOMEM;
 }
 
-int rerofs_join_init(void)
+void rerofs_read_wq_exit(void)
 {
-	rerofs_join_wq = alloc_workqueue("rerofs_read", WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
-	return rerofs_join_wq ? 0 : -ENOMEM;
-}
-
-void rerofs_join_exit(void)
-{
-	if (rerofs_join_wq)
-		destroy_workqueue(rerofs_join_wq);
-	rerofs_join_wq = NULL;
-}
-
-void rerofs_join(void (*a)(void *), void *a_data, void (*b)(void *), void *b_data)
-{
-	struct rerofs_join_work j;
-
-	if (!rerofs_join_wq || num_online_cpus() < 2) {
-		a(a_data);
-		b(b_data);
-		return;
-	}
-	INIT_WORK_ONSTACK(&j.work, rerofs_join_fn);
-	init_completion(&j.done);
-	j.fn = a;
-	j.data = a_data;
-	queue_work(rerofs_join_wq, &j.work);
-	b(b_data);
-	wait_for_completion(&j.done);
-	destroy_work_on_stack(&j.work);
+	if (rerofs_read_wq)
+		destroy_workqueue(rerofs_read_wq);
+	rerofs_read_wq = NULL;
 }
 
 unsigned int rerofs_this_cpu(void)
 {
 	return raw_smp_processor_id();
+}
+
+/*
+ * Initializes @work to run @fn and queues it on the read workqueue: the
+ * finishing (verification, decryption, end of read) of a run of folios that
+ * readahead read. False (nothing queued) without the workqueue.
+ */
+bool rerofs_queue_read_work(struct work_struct *work, void (*fn)(struct work_struct *))
+{
+	if (!rerofs_read_wq)
+		return false;
+	INIT_WORK(work, fn);
+	return queue_work(rerofs_read_wq, work);
 }

@@ -21,6 +21,9 @@ struct rerofs_mount_opts;
 #define RERO_VERITY_ON 0
 #define RERO_VERITY_OFF 1
 #define RERO_VERITY_REQUIRE 2
+/* io= mount option values (rerofs_opts_io; 0: not given). */
+#define RERO_IO_DIRECT 1
+#define RERO_IO_BUFFERED 2
 struct seq_file;
 
 struct inode;
@@ -83,7 +86,7 @@ struct folio *rerofs_readahead_folio(struct readahead_control *rac);
 /* The most folios read in one batch (and one backing-file read). */
 #define RERO_MAX_BATCH 64
 ssize_t rerofs_read_folios(struct file *file, loff_t pos, struct folio **folios,
-			   unsigned int nr, size_t len);
+			   unsigned int nr, size_t len, bool direct);
 struct inode *rerofs_readahead_inode(struct readahead_control *rac);
 void rerofs_fill_statfs(struct kstatfs *buf, u32 magic, u64 blocks, u64 files,
 			u32 fsid0, u32 fsid1);
@@ -111,6 +114,7 @@ struct rerofs_ondemand_ops {
 };
 struct completion;
 bool rerofs_opts_ondemand(const struct rerofs_mount_opts *opts);
+int rerofs_opts_io(const struct rerofs_mount_opts *opts);
 unsigned int rerofs_ondemand_timeout_ms(void);
 void rerofs_ondemand_wake(void);
 int rerofs_ondemand_register(const struct rerofs_ondemand_ops *ops, const void *ctx);
@@ -138,13 +142,12 @@ void rerofs_xts_free(struct rerofs_xts *xts);
 int rerofs_xts_setkey(struct rerofs_xts *xts, const u8 *key, unsigned int keylen);
 int rerofs_xts_decrypt(struct rerofs_xts *xts, const u8 *iv16, void *buf, size_t len);
 /*
- * Two functions run at once: @a on the module's workqueue, @b in the caller;
- * returns when both have run (a fork-join, for verifying a read's blocks on
- * two CPUs). rerofs_join_init() allocates the workqueue (module init).
+ * The read workqueue (module init and exit), and a work item queued on it.
  */
-int rerofs_join_init(void);
+int rerofs_read_wq_init(void);
+void rerofs_read_wq_exit(void);
 unsigned int rerofs_this_cpu(void);
-void rerofs_join_exit(void);
-void rerofs_join(void (*a)(void *), void *a_data, void (*b)(void *), void *b_data);
+struct work_struct;
+bool rerofs_queue_read_work(struct work_struct *work, void (*fn)(struct work_struct *));
 
 #endif

@@ -113,6 +113,12 @@ impl vfs::FileSystem for RerofsFs {
         data::readahead(inode, batch)
     }
 
+    type RunCtx = data::RunInfo;
+
+    fn finish_run(inode: &Inode, folios: &mut [Option<vfs::LockedFolio>], ctx: data::RunInfo) {
+        data::finish_run(inode, folios, ctx)
+    }
+
     fn xattr_get(inode: &Inode, index: u8, name: &[u8], out: Option<&mut [u8]>) -> Result<usize> {
         xattr::get(inode, index, name, out)
     }
@@ -130,12 +136,12 @@ struct Rerofs {
     _ondemand: vfs::ondemand::Device<ondemand::Channel>,
     _keyring: pkcs7::Keyring,
     _crypto: crypto::Crypto,
-    _join: vfs::JoinQueue,
+    _read_queue: vfs::ReadQueue,
 }
 
 impl kernel::Module for Rerofs {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let join = vfs::JoinQueue::new()?;
+        let read_queue = vfs::ReadQueue::new()?;
         let crypto = crypto::Crypto::new()?;
         let keyring = pkcs7::Keyring::new()?;
         let ondemand = vfs::ondemand::Device::register(ondemand::Channel::new()?)?;
@@ -146,7 +152,7 @@ impl kernel::Module for Rerofs {
             _ondemand: ondemand,
             _keyring: keyring,
             _crypto: crypto,
-            _join: join,
+            _read_queue: read_queue,
         })
     }
 }

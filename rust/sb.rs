@@ -88,6 +88,11 @@ impl Reporter for SbInfo {
 }
 
 impl SbInfo {
+    /// Whether file data is read with direct I/O (`io=`, direct by default).
+    pub(crate) fn direct_io(&self) -> bool {
+        self.opts.direct_io()
+    }
+
     /// The image's name (the end of its path), for messages.
     pub(crate) fn name(&self) -> &BStr {
         BStr::from_bytes(&self.name)

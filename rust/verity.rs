@@ -260,6 +260,7 @@ impl Blob {
         batch: &FolioBatch,
         range: core::ops::Range<usize>,
         len: usize,
+        direct: bool,
     ) -> Result<usize> {
         if let Some(tree) = &self.tree {
             let end = pos.checked_add(len as u64).ok_or(EINVAL)?;
@@ -275,7 +276,7 @@ impl Blob {
                 return Err(efscorrupted());
             }
         }
-        self.file.read_into_folios(pos, batch, range, len)
+        self.file.read_into_folios(pos, batch, range, len, direct)
     }
 
     /// Checks whole data block `blk` (its bytes: `data`, read by the caller)

@@ -115,7 +115,8 @@ impl BackingFile {
 impl BackingFile {
     /// Reads `len` bytes at byte `pos` straight into the whole folios `range` of
     /// `batch` (from the first one's start on), with one `vfs_iter_read` over a
-    /// bvec iterator (more only after a short read). Returns the bytes read: fewer
+    /// bvec iterator (more only after a short read), with direct I/O when `direct`
+    /// and the file supports it (buffered otherwise). Returns the bytes read: fewer
     /// than `len` only at the end of the file.
     pub(crate) fn read_into_folios(
         &self,
@@ -123,6 +124,7 @@ impl BackingFile {
         batch: &FolioBatch,
         range: core::ops::Range<usize>,
         len: usize,
+        direct: bool,
     ) -> Result<usize> {
         let mut raw = [core::ptr::null_mut(); MAX_BATCH];
         let n = batch.raw(range, &mut raw)?;
@@ -131,8 +133,16 @@ impl BackingFile {
         // are folios locked by us (the batch owns their locks and outlives the
         // call), not uptodate, so no one else reads or writes them; the helper
         // checks `len` against their sizes.
-        let r =
-            unsafe { c::rerofs_read_folios(self.0.as_ptr(), off, raw.as_mut_ptr(), n as u32, len) };
+        let r = unsafe {
+            c::rerofs_read_folios(
+                self.0.as_ptr(),
+                off,
+                raw.as_mut_ptr(),
+                n as u32,
+                len,
+                direct,
+            )
+        };
         if r < 0 {
             return Err(Error::from_errno(r as c_int));
         }

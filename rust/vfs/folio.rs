@@ -10,6 +10,7 @@ use kernel::ffi::c_int;
 use kernel::bindings;
 use kernel::error::from_result;
 use kernel::prelude::*;
+use kernel::types::Opaque;
 
 use super::{FileSystem, Inode, Tables, PAGE_SIZE};
 use crate::helpers as c;
@@ -180,6 +181,108 @@ impl FolioBatch {
         }
         Ok(n)
     }
+}
+
+/// Folios of one inode handed to the read workqueue, and what finishing them
+/// needs.
+///
+/// # Invariants
+///
+/// `work` is the first field (the callback finds the job from it); `inode` is
+/// the inode whose mapping the folios belong to. While one of the folios is
+/// locked (held here), the inode cannot be evicted (eviction truncates its
+/// page cache, which waits for locked folios), so it and its super block are
+/// alive.
+#[repr(C)]
+struct Job<T: FileSystem> {
+    work: Opaque<bindings::work_struct>,
+    inode: NonNull<bindings::inode>,
+    folios: [Option<LockedFolio>; MAX_BATCH],
+    n: usize,
+    ctx: Option<T::RunCtx>,
+}
+
+/// Hands the folios `range` of `batch` (locked, of `inode`) to the read
+/// workqueue, where [`FileSystem::finish_run`] finishes and ends them with
+/// `ctx`; the caller goes on at once (the next read's I/O then overlaps this
+/// run's verification). Gives `ctx` back, the folios left in the batch, when
+/// it cannot (no memory, no workqueue): the caller finishes them itself.
+pub(crate) fn defer_run<T: FileSystem>(
+    inode: &Inode<T>,
+    batch: &mut FolioBatch,
+    range: core::ops::Range<usize>,
+    ctx: T::RunCtx,
+) -> core::result::Result<(), T::RunCtx> {
+    let n = range.len();
+    let start = range.start;
+    if n > MAX_BATCH || range.end > batch.len {
+        return Err(ctx);
+    }
+    let Some(inode_ptr) = NonNull::new(inode.as_ptr()) else {
+        return Err(ctx);
+    };
+    let job = KBox::new(
+        Job::<T> {
+            work: Opaque::uninit(),
+            inode: inode_ptr,
+            folios: [const { None }; MAX_BATCH],
+            n,
+            ctx: None,
+        },
+        GFP_KERNEL,
+    );
+    let Ok(mut job) = job else {
+        return Err(ctx);
+    };
+    for (dst, i) in job.folios.iter_mut().zip(range) {
+        *dst = batch.take(i);
+    }
+    job.ctx = Some(ctx);
+    let raw = KBox::into_raw(job);
+    // SAFETY: `raw` is a valid, exclusively owned job; its `work` is initialized
+    // by the helper before it is queued. Once queued, the job belongs to
+    // `run_job`, which frees it; if it is not queued we take it back below.
+    let queued =
+        unsafe { c::rerofs_queue_read_work(Opaque::raw_get(&(*raw).work), Some(run_job::<T>)) };
+    if queued {
+        return Ok(());
+    }
+    // SAFETY: Not queued: the job is still ours, from `KBox::into_raw` above.
+    let mut job = unsafe { KBox::from_raw(raw) };
+    let ctx = job.ctx.take();
+    // Put the folios back for the caller.
+    for (src, i) in job.folios.iter_mut().zip(start..) {
+        if let Some(slot) = batch.folios.get_mut(i) {
+            *slot = src.take();
+        }
+    }
+    match ctx {
+        Some(ctx) => Err(ctx),
+        // Cannot happen: set above.
+        None => Ok(()),
+    }
+}
+
+/// The work function of a [`Job`]: finishes its folios, then frees it (the
+/// folios not ended by the file system fail as they are dropped).
+///
+/// # Safety
+///
+/// `work` is the `work` field of a job made by [`defer_run`] and queued.
+unsafe extern "C" fn run_job<T: FileSystem>(work: *mut bindings::work_struct) {
+    // SAFETY: `work` is the first field of a `repr(C)` `Job<T>` that `defer_run`
+    // leaked with `KBox::into_raw` and queued once; this is its only run.
+    let mut job = unsafe { KBox::from_raw(work.cast::<Job<T>>()) };
+    // SAFETY: The job holds locked folios of this inode, so it is alive (type
+    // invariant) while they are; it is not used after the job is dropped.
+    let inode = unsafe { Inode::<T>::from_raw(job.inode.as_ptr()) };
+    let n = job.n;
+    if let (Some(ctx), Some(folios)) = (job.ctx.take(), job.folios.get_mut(..n)) {
+        T::finish_run(inode, folios, ctx);
+    }
+    // Dropping the job ends any folio left as a failure; nothing touches the
+    // inode afterwards.
+    drop(job);
 }
 
 unsafe extern "C" fn read_folio_callback<T: FileSystem>(

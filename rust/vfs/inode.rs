@@ -81,6 +81,11 @@ impl<T: FileSystem> Inode<T> {
         unsafe { &*inode.cast::<Self>() }
     }
 
+    /// The C inode.
+    pub(super) fn as_ptr(&self) -> *mut bindings::inode {
+        self.0.get()
+    }
+
     /// The super block the inode belongs to.
     pub(crate) fn sb(&self) -> &SuperBlock<T> {
         // SAFETY: By the type invariant, `i_sb` is a super block of type `T` with

@@ -22,7 +22,7 @@
 //! - `xattr.rs`: the xattr handlers' callbacks,
 //! - `seq_file.rs`: `show_options`'s `seq_file`,
 //! - `cache.rs`: a private page cache (an anonymous inode's mapping),
-//! - `work.rs`: a fork-join over a workqueue (two halves of a read at once).
+//! - `work.rs`: the read workqueue (where readahead's runs are finished).
 //!
 //! All of the module's `unsafe` code is in this folder and in the binding files
 //! that are not VFS (`crypto.rs`, `pkcs7.rs`, `params.rs`, `ratelimit.rs`).
@@ -49,13 +49,13 @@ mod xattr;
 pub(crate) use cache::BlockCache;
 pub(crate) use dir::DirEmitter;
 pub(crate) use file::BackingFile;
-pub(crate) use folio::{FolioBatch, LockedFolio, MAX_BATCH};
+pub(crate) use folio::{defer_run, FolioBatch, LockedFolio, MAX_BATCH};
 pub(crate) use inode::{iget_locked, Got, Inode, InodeParams, InodeRef, InodeType};
-pub(crate) use options::{RawOptions, VERITY_OFF, VERITY_REQUIRE};
+pub(crate) use options::{RawOptions, IO_BUFFERED, VERITY_OFF, VERITY_REQUIRE};
 pub(crate) use registration::Registration;
 pub(crate) use seq_file::SeqFile;
 pub(crate) use super_block::{NewSuperBlock, StatFs, SuperBlock, SuperParams, MAX_STACK_DEPTH};
-pub(crate) use work::{join, JoinQueue};
+pub(crate) use work::ReadQueue;
 pub(crate) use xattr::may_list_trusted;
 
 /// Page size; the file system block size must equal it.
@@ -107,8 +107,17 @@ pub(crate) trait FileSystem: Sized + 'static {
     fn read_folio(inode: &Inode<Self>, folio: LockedFolio) -> Result;
 
     /// Reads the folios of one readahead batch (consecutive, in file order) and
-    /// ends each one's read; folios left in the batch fail.
+    /// ends each one's read (now, or later through [`defer_run`]); folios left in
+    /// the batch fail.
     fn readahead(inode: &Inode<Self>, batch: &mut FolioBatch);
+
+    /// What [`defer_run`] carries to [`FileSystem::finish_run`].
+    type RunCtx: Send + 'static;
+
+    /// Finishes, on a worker of the read workqueue, the folios of `inode` that
+    /// [`defer_run`] handed over (in file order), ending each one's read; folios
+    /// left in `folios` fail.
+    fn finish_run(inode: &Inode<Self>, folios: &mut [Option<LockedFolio>], ctx: Self::RunCtx);
 
     /// `getxattr` of name index `index` and name suffix `name`; `out == None`
     /// probes the size.

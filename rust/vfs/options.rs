@@ -18,6 +18,8 @@ use crate::helpers as c;
 pub(crate) const VERITY_OFF: u32 = c::RERO_VERITY_OFF;
 /// `verity=require`.
 pub(crate) const VERITY_REQUIRE: u32 = c::RERO_VERITY_REQUIRE;
+/// `io=buffered` (the `RERO_IO_*` values; any other value is `io=direct`).
+pub(crate) const IO_BUFFERED: u32 = c::RERO_IO_BUFFERED;
 
 /// The option block of one `fill_super` or `reconfigure` call.
 ///
@@ -84,6 +86,13 @@ impl<'a> RawOptions<'a> {
         }
         // SAFETY: The option block is valid by the type invariant.
         u32::try_from(unsafe { c::rerofs_opts_verity(self.0.as_ptr()) }).ok()
+    }
+
+    /// The `io=` value (one of the `IO_*` constants), if given.
+    pub(crate) fn io(&self) -> Option<u32> {
+        // SAFETY: The option block is valid by the type invariant.
+        let v = unsafe { c::rerofs_opts_io(self.0.as_ptr()) };
+        u32::try_from(v).ok().filter(|&v| v != 0)
     }
 
     /// The `key=` name, if given.

@@ -224,20 +224,20 @@ fn end(batch: &mut FolioBatch, i: usize, r: &Result) {
     }
 }
 
-/// Runs of at least this many blocks are finished on the read workqueue, in two
-/// halves (two CPUs), while the reader goes on.
+/// Runs of at least this many blocks are read asynchronously and finished on the
+/// read workqueue, in two halves (two CPUs), while the reader goes on.
 const PARALLEL_MIN_BLOCKS: usize = 8;
 
 /// A run read into its folios (or part of one), to be finished block by block:
 /// what [`finish_run`] needs on a worker (owned: the run outlives `readahead`).
 #[derive(Clone, Copy)]
 pub(crate) struct RunInfo {
+    /// The file's inode number, for messages.
+    nid: u64,
     device: u16,
     /// Device block of the run's first folio.
     first_blk: u64,
     encrypted: bool,
-    /// What the backing read returned (bytes read, from the run's start).
-    got: Result<usize>,
     /// File bytes in the run, and bytes the read had to bring.
     file_bytes: usize,
     want: usize,
@@ -246,15 +246,31 @@ pub(crate) struct RunInfo {
 }
 
 impl RunInfo {
+    /// Reports a failed read (rate-limited).
+    fn log_read_error(&self, sbi: &SbInfo, got: &Result<usize>) {
+        if let Err(err) = got {
+            rerofs_err_ratelimited!(
+                sbi,
+                "nid {}: reading the blocks from {} of device {} failed: {:?}",
+                self.nid,
+                self.first_blk + self.j0 as u64,
+                self.device,
+                err
+            );
+        }
+    }
+
     /// Verifies (and decrypts) the folios `slots`, the run's folios from number
-    /// `j0` on, in place; a folio that fails is cleared. Records each folio's
-    /// result in `res`; ends no folio.
+    /// `j0` on, in place, given `got`, the bytes of the run read (from its
+    /// start); a folio that fails is cleared. Records each folio's result in
+    /// `res`; ends no folio.
     fn finish(
         &self,
         sbi: &SbInfo,
         file: &Blob,
         slots: &mut [Option<LockedFolio>],
         res: &mut [Result],
+        got: Result<usize>,
     ) {
         for (n, (slot, r)) in slots.iter_mut().zip(res.iter_mut()).enumerate() {
             let j = self.j0 + n;
@@ -267,7 +283,7 @@ impl RunInfo {
                 *r = Err(EINVAL);
                 continue;
             };
-            *r = match &self.got {
+            *r = match &got {
                 Err(err) => Err(*err),
                 Ok(got) if *got < at + need => Err(EIO),
                 Ok(_) => f
@@ -282,20 +298,21 @@ impl RunInfo {
         }
     }
 
-    /// Finishes the folios `slots` here and ends each one's read; returns the
-    /// first error.
+    /// Finishes the folios `slots` (`got`: bytes of the run read, from its
+    /// start) and ends each one's read; returns the first error.
     fn finish_and_end(
         &self,
         sbi: &SbInfo,
         file: &Blob,
         slots: &mut [Option<LockedFolio>],
+        got: Result<usize>,
     ) -> Result {
         let mut res = [Ok(()); MAX_BATCH];
         let Some(res) = res.get_mut(..slots.len()) else {
             // More folios than a batch holds: cannot happen; they fail as dropped.
             return Err(EINVAL);
         };
-        self.finish(sbi, file, slots, res);
+        self.finish(sbi, file, slots, res, got);
         let mut first_err = Ok(());
         for (slot, r) in slots.iter_mut().zip(res.iter()) {
             if let Some(f) = slot.take() {
@@ -310,27 +327,37 @@ impl RunInfo {
 }
 
 /// [`crate::vfs::FileSystem::finish_run`]: finishes, on a worker, folios of a run
-/// that [`read_run`] deferred, and ends them.
-pub(crate) fn finish_run(inode: &Inode, slots: &mut [Option<LockedFolio>], info: RunInfo) {
+/// that [`read_run`] read asynchronously (`read`: bytes read from the part's
+/// start), and ends them.
+pub(crate) fn finish_run(
+    inode: &Inode,
+    slots: &mut [Option<LockedFolio>],
+    info: RunInfo,
+    read: Result<usize>,
+) {
     let sbi = inode.sb().info();
+    let got = read.map(|n| n + info.j0 * BLOCK_SIZE);
+    info.log_read_error(sbi, &got);
     // (No such device cannot happen: the run was read from it. The folios left
     // fail as they are dropped.)
     if let Some((file, _)) = sbi.device(info.device) {
-        let _ = info.finish_and_end(sbi, file, slots);
+        let _ = info.finish_and_end(sbi, file, slots, got);
     }
 }
 
 /// Finishes the folios `range` of `batch` here (`info.j0` is the run's number of
-/// the first) and ends them; returns the first error.
+/// the first; `got`: bytes of the run read, from its start) and ends them;
+/// returns the first error.
 fn finish_here(
     sbi: &SbInfo,
     file: &Blob,
     batch: &mut FolioBatch,
     range: core::ops::Range<usize>,
     info: &RunInfo,
+    got: Result<usize>,
 ) -> Result {
     match batch.slots_mut(range) {
-        Some(slots) => info.finish_and_end(sbi, file, slots),
+        Some(slots) => info.finish_and_end(sbi, file, slots, got),
         None => Err(EINVAL),
     }
 }
@@ -429,49 +456,66 @@ fn read_run(
     } else {
         file_bytes
     };
-    let got = match file.read_into_folios(sbi.name(), dpos, batch, i..i + k, want, sbi.direct_io())
-    {
-        Ok(n) => Ok(n),
-        Err(err) => {
-            rerofs_err_ratelimited!(
-                sbi,
-                "nid {}: reading {} bytes at {} of device {} failed: {:?}",
-                ii.disk.nid,
-                want,
-                dpos,
-                device,
-                err
-            );
-            Err(err)
-        }
-    };
     let info = RunInfo {
+        nid: ii.disk.nid,
         device,
         first_blk: dpos / BS,
         encrypted,
-        got,
         file_bytes,
         want,
         j0: 0,
     };
-    if k >= PARALLEL_MIN_BLOCKS && file.is_verified() {
-        // Verify (and decrypt) on the read workqueue, the two halves on two
-        // CPUs, while this reader goes on (to the next read's I/O); each half
-        // that cannot be handed over is finished here.
-        let h = k / 2;
-        let halves = [(i..i + h, info), (i + h..i + k, RunInfo { j0: h, ..info })];
-        let mut first_err = Ok(());
-        for (range, half) in halves {
-            if let Err(half) = crate::vfs::defer_run(inode, batch, range.clone(), half) {
-                let r = finish_here(sbi, file, batch, range, &half);
-                if first_err.is_ok() {
-                    first_err = r;
-                }
-            }
-        }
-        return (k, first_err);
+    if let Err(err) = file.check_run(sbi.name(), dpos, want) {
+        let r = finish_here(sbi, file, batch, i..i + k, &info, Err(err));
+        return (k, r);
     }
-    let first_err = finish_here(sbi, file, batch, i..i + k, &info);
+    // A run of PARALLEL_MIN_BLOCKS or more is read in two parts (its halves, so
+    // that two CPUs verify them), each asynchronously where the backing file
+    // allows (direct I/O) and finished on the read workqueue: this reader goes on
+    // (to the next readahead's I/O) meanwhile. A shorter run (a small file: the
+    // hop to a worker would cost more than it saves) and a part that cannot be
+    // handed over are read and finished here.
+    let h = if k >= PARALLEL_MIN_BLOCKS { k / 2 } else { k };
+    let asynchronous = k >= PARALLEL_MIN_BLOCKS;
+    let mut first_err = Ok(());
+    for (range, j0) in [(i..i + h, 0), (i + h..i + k, h)] {
+        if range.is_empty() {
+            continue;
+        }
+        let at = j0 * BLOCK_SIZE;
+        let end = core::cmp::min(want, (j0 + range.len()) * BLOCK_SIZE);
+        let len = end.saturating_sub(at);
+        let part = RunInfo { j0, ..info };
+        let pos = dpos + at as u64;
+        let direct = sbi.direct_io();
+        let started = if asynchronous {
+            crate::vfs::read_async(
+                inode,
+                batch,
+                range.clone(),
+                &file.file,
+                pos,
+                len,
+                direct,
+                part,
+            )
+        } else {
+            Err(part)
+        };
+        let r = match started {
+            Ok(()) => Ok(()),
+            Err(part) => {
+                let got = file
+                    .read_into_folios(sbi.name(), pos, batch, range.clone(), len, direct)
+                    .map(|n| n + at);
+                part.log_read_error(sbi, &got);
+                finish_here(sbi, file, batch, range, &part, got)
+            }
+        };
+        if first_err.is_ok() {
+            first_err = r;
+        }
+    }
     (k.max(1), first_err)
 }
 

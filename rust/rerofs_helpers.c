@@ -39,6 +39,9 @@
 #include <keys/user-type.h>
 #include "rerofs_helpers.h"
 
+/* Readahead window of a mount, KiB (see rerofs_fc_fill_super). */
+#define RERO_RA_KB 512
+
 /* EROFS_NAME_LEN: the longest name a dirent can hold. */
 #define EROFS_NAME_LEN_FOR_STATFS 255
 
@@ -161,6 +164,13 @@ static int rerofs_fc_fill_super(struct super_block *sb, struct fs_context *fc)
 
 	if (err)
 		return err;
+	/*
+	 * Readahead windows of RERO_RA_KB: a window is read in up to 64-folio
+	 * batches of two asynchronous parts each, so a larger window keeps more
+	 * reads in flight while earlier parts are verified (the default, 128 KiB,
+	 * is one batch). /sys/class/bdi/<bdi>/read_ahead_kb changes it per mount.
+	 */
+	sb->s_bdi->ra_pages = RERO_RA_KB / (PAGE_SIZE / 1024);
 	return rerofs_ops->fill_super(sb, fc->source, fc->fs_private,
 				 fc->sb_flags & SB_SILENT);
 }
@@ -1124,4 +1134,103 @@ bool rerofs_queue_read_work(struct work_struct *work, void (*fn)(struct work_str
 		return false;
 	INIT_WORK(work, fn);
 	return queue_work(rerofs_read_wq, work);
+}
+
+/*
+ * An asynchronous read into folios (rerofs_read_folios_async): the kiocb, the
+ * iterator and its bvec array live until the read completes (a bio of a direct
+ * read points at the array).
+ */
+struct rerofs_aio {
+	struct kiocb iocb;
+	struct iov_iter iter;
+	long *ret;
+	struct work_struct *work;
+	struct bio_vec bv[];
+};
+
+/* Ends an asynchronous read: any context (a direct read's bio completion). */
+static void rerofs_aio_done(struct rerofs_aio *aio, long ret)
+{
+	struct work_struct *work = aio->work;
+
+	*aio->ret = ret;
+	kfree(aio);
+	queue_work(rerofs_read_wq, work);
+}
+
+static void rerofs_aio_complete(struct kiocb *iocb, long ret)
+{
+	rerofs_aio_done(container_of(iocb, struct rerofs_aio, iocb), ret);
+}
+
+/*
+ * Reads @len bytes at @pos of @file into @folios (as rerofs_read_folios) and,
+ * once the read is done, stores its result (bytes read or a negative errno) in
+ * *@ret and queues @work (initialized here to run @fn) on the read workqueue.
+ * A direct read (@direct, the file supporting it, whole pages) is submitted and
+ * completes later, so the caller goes on while it is in flight; otherwise the
+ * read is done here, synchronously, before @work is queued. Returns 0 when
+ * @work was (or will be) queued, or a negative errno when nothing was started
+ * (no workqueue, no memory, a bad request): then the caller still owns @work's
+ * container and the folios.
+ */
+int rerofs_read_folios_async(struct file *file, loff_t pos, struct folio **folios,
+			     unsigned int nr, size_t len, bool direct, long *ret,
+			     struct work_struct *work, void (*fn)(struct work_struct *))
+{
+	struct rerofs_aio *aio;
+	size_t left = len;
+	unsigned int i, n = 0;
+	ssize_t r;
+
+	if (!rerofs_read_wq || nr > RERO_MAX_BATCH || !nr)
+		return -EINVAL;
+	aio = kmalloc(struct_size(aio, bv, nr), GFP_NOFS);
+	if (!aio)
+		return -ENOMEM;
+	for (i = 0; i < nr && left; i++) {
+		size_t seg = min(left, folio_size(folios[i]));
+
+		bvec_set_folio(&aio->bv[n++], folios[i], seg, 0);
+		left -= seg;
+	}
+	if (left) {
+		kfree(aio);
+		return -EINVAL;
+	}
+	INIT_WORK(work, fn);
+	aio->ret = ret;
+	aio->work = work;
+	if (direct && (file->f_mode & FMODE_CAN_ODIRECT) && PAGE_ALIGNED(pos) && PAGE_ALIGNED(len)) {
+		iov_iter_bvec(&aio->iter, ITER_DEST, aio->bv, n, len);
+		init_sync_kiocb(&aio->iocb, file);
+		aio->iocb.ki_pos = pos;
+		aio->iocb.ki_flags |= IOCB_DIRECT;
+		aio->iocb.ki_complete = rerofs_aio_complete;
+		r = vfs_iocb_iter_read(file, &aio->iocb, &aio->iter);
+		if (r == -EIOCBQUEUED)
+			return 0;
+		if (r != -EINVAL && r != -EOPNOTSUPP) {
+			/* Done (or failed) without going asynchronous. */
+			rerofs_aio_done(aio, r);
+			return 0;
+		}
+		/* Refused as direct I/O: read it buffered below. */
+	}
+	iov_iter_bvec(&aio->iter, ITER_DEST, aio->bv, n, len);
+	r = 0;
+	while (iov_iter_count(&aio->iter)) {
+		ssize_t got = vfs_iter_read(file, &aio->iter, &pos, 0);
+
+		if (got < 0) {
+			r = got;
+			break;
+		}
+		if (got == 0)
+			break;
+		r += got;
+	}
+	rerofs_aio_done(aio, r);
+	return 0;
 }

@@ -149,5 +149,8 @@ void rerofs_read_wq_exit(void);
 unsigned int rerofs_this_cpu(void);
 struct work_struct;
 bool rerofs_queue_read_work(struct work_struct *work, void (*fn)(struct work_struct *));
+int rerofs_read_folios_async(struct file *file, loff_t pos, struct folio **folios,
+			     unsigned int nr, size_t len, bool direct, long *ret,
+			     struct work_struct *work, void (*fn)(struct work_struct *));
 
 #endif

@@ -115,8 +115,13 @@ impl vfs::FileSystem for RerofsFs {
 
     type RunCtx = data::RunInfo;
 
-    fn finish_run(inode: &Inode, folios: &mut [Option<vfs::LockedFolio>], ctx: data::RunInfo) {
-        data::finish_run(inode, folios, ctx)
+    fn finish_run(
+        inode: &Inode,
+        folios: &mut [Option<vfs::LockedFolio>],
+        ctx: data::RunInfo,
+        read: Result<usize>,
+    ) {
+        data::finish_run(inode, folios, ctx, read)
     }
 
     fn xattr_get(inode: &Inode, index: u8, name: &[u8], out: Option<&mut [u8]>) -> Result<usize> {

@@ -262,21 +262,29 @@ impl Blob {
         len: usize,
         direct: bool,
     ) -> Result<usize> {
-        if let Some(tree) = &self.tree {
-            let end = pos.checked_add(len as u64).ok_or(EINVAL)?;
-            if end > tree.geo.data_size {
-                if self.allow_message() {
-                    rerofs_err!(
-                        image,
-                        "blob {}: read beyond the verified data at byte {}",
-                        self.id,
-                        pos
-                    );
-                }
-                return Err(efscorrupted());
-            }
-        }
+        self.check_run(image, pos, len)?;
         self.file.read_into_folios(pos, batch, range, len, direct)
+    }
+
+    /// Checks that `len` bytes at `pos` lie inside the verified data of a
+    /// verified blob (always fine on an unverified one): `EFSCORRUPTED` if not.
+    pub(crate) fn check_run(&self, image: &BStr, pos: u64, len: usize) -> Result {
+        let Some(tree) = &self.tree else {
+            return Ok(());
+        };
+        let end = pos.checked_add(len as u64).ok_or(EINVAL)?;
+        if end > tree.geo.data_size {
+            if self.allow_message() {
+                rerofs_err!(
+                    image,
+                    "blob {}: read beyond the verified data at byte {}",
+                    self.id,
+                    pos
+                );
+            }
+            return Err(efscorrupted());
+        }
+        Ok(())
     }
 
     /// Checks whole data block `blk` (its bytes: `data`, read by the caller)

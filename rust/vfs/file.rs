@@ -23,6 +23,13 @@ pub(crate) struct BackingFile(NonNull<bindings::file>);
 
 // SAFETY: A `struct file` reference may be used and released from any thread.
 unsafe impl Send for BackingFile {}
+
+impl BackingFile {
+    /// The C file, for the helpers of this layer.
+    pub(super) fn as_ptr(&self) -> *mut bindings::file {
+        self.0.as_ptr()
+    }
+}
 // SAFETY: `kernel_read` with a caller-owned position may run concurrently, and the
 // other methods only read fields that do not change while the file is open.
 unsafe impl Sync for BackingFile {}

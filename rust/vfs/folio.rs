@@ -12,7 +12,7 @@ use kernel::error::from_result;
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
-use super::{FileSystem, Inode, Tables, PAGE_SIZE};
+use super::{BackingFile, FileSystem, Inode, Tables, PAGE_SIZE};
 use crate::helpers as c;
 
 impl<T: FileSystem> Tables<T> {
@@ -183,102 +183,141 @@ impl FolioBatch {
     }
 }
 
-/// Folios of one inode handed to the read workqueue, and what finishing them
-/// needs.
+/// Folios of one inode being read asynchronously, and what finishing them
+/// needs: the read's result is stored in `read` before the job runs on the read
+/// workqueue.
 ///
 /// # Invariants
 ///
 /// `work` is the first field (the callback finds the job from it); `inode` is
 /// the inode whose mapping the folios belong to. While one of the folios is
 /// locked (held here), the inode cannot be evicted (eviction truncates its
-/// page cache, which waits for locked folios), so it and its super block are
-/// alive.
+/// page cache, which waits for locked folios), so it, its super block and the
+/// files the super block holds are alive.
 #[repr(C)]
 struct Job<T: FileSystem> {
     work: Opaque<bindings::work_struct>,
     inode: NonNull<bindings::inode>,
     folios: [Option<LockedFolio>; MAX_BATCH],
     n: usize,
+    read: kernel::ffi::c_long,
     ctx: Option<T::RunCtx>,
 }
 
-/// Hands the folios `range` of `batch` (locked, of `inode`) to the read
-/// workqueue, where [`FileSystem::finish_run`] finishes and ends them with
-/// `ctx`; the caller goes on at once (the next read's I/O then overlaps this
-/// run's verification). Gives `ctx` back, the folios left in the batch, when
-/// it cannot (no memory, no workqueue): the caller finishes them itself.
-pub(crate) fn defer_run<T: FileSystem>(
+/// Reads `len` bytes at byte `pos` of `file` into the folios `range` of `batch`
+/// (locked, of `inode`; whole folios from the first one's start) and hands them
+/// to the read workqueue, where [`FileSystem::finish_run`] finishes and ends
+/// them with `ctx` and the read's result. A direct read is submitted and the
+/// caller goes on at once (its I/O overlaps what the reader does next); a
+/// buffered one is done before this returns. Gives `ctx` back, the folios left
+/// in the batch, when nothing was started (no memory, no workqueue): the
+/// caller then reads and finishes them itself.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_async<T: FileSystem>(
     inode: &Inode<T>,
     batch: &mut FolioBatch,
     range: core::ops::Range<usize>,
+    file: &BackingFile,
+    pos: u64,
+    len: usize,
+    direct: bool,
     ctx: T::RunCtx,
 ) -> core::result::Result<(), T::RunCtx> {
     let n = range.len();
     let start = range.start;
-    if n > MAX_BATCH || range.end > batch.len {
+    let Ok(off) = bindings::loff_t::try_from(pos) else {
+        return Err(ctx);
+    };
+    if n == 0
+        || n > MAX_BATCH
+        || range.end > batch.len
+        || (start..range.end).any(|i| batch.get(i).is_none())
+    {
         return Err(ctx);
     }
     let Some(inode_ptr) = NonNull::new(inode.as_ptr()) else {
         return Err(ctx);
     };
-    let job = KBox::new(
+    let Ok(mut job) = KBox::new(
         Job::<T> {
             work: Opaque::uninit(),
             inode: inode_ptr,
             folios: [const { None }; MAX_BATCH],
             n,
+            read: 0,
             ctx: None,
         },
         GFP_KERNEL,
-    );
-    let Ok(mut job) = job else {
+    ) else {
         return Err(ctx);
     };
-    for (dst, i) in job.folios.iter_mut().zip(range) {
+    let mut raw = [core::ptr::null_mut(); MAX_BATCH];
+    for ((dst, p), i) in job.folios.iter_mut().zip(raw.iter_mut()).zip(range) {
         *dst = batch.take(i);
+        if let Some(f) = dst {
+            *p = f.as_ptr();
+        }
     }
     job.ctx = Some(ctx);
-    let raw = KBox::into_raw(job);
-    // SAFETY: `raw` is a valid, exclusively owned job; its `work` is initialized
-    // by the helper before it is queued. Once queued, the job belongs to
-    // `run_job`, which frees it; if it is not queued we take it back below.
-    let queued =
-        unsafe { c::rerofs_queue_read_work(Opaque::raw_get(&(*raw).work), Some(run_job::<T>)) };
-    if queued {
+    let job = KBox::into_raw(job);
+    // SAFETY: `job` is valid and ours until the helper queues its work: the
+    // helper initializes `work`, reads into the `n` folios of `raw` (locked by
+    // the job, not uptodate: no one else reads or writes them; whole folios,
+    // checked against `len` by the helper), writes the result to `read` and
+    // queues `work`, after which `run_job` owns and frees the job. On an error
+    // nothing was started and the job is still ours.
+    let r = unsafe {
+        c::rerofs_read_folios_async(
+            file.as_ptr(),
+            off,
+            raw.as_mut_ptr(),
+            n as u32,
+            len,
+            direct,
+            core::ptr::addr_of_mut!((*job).read),
+            Opaque::raw_get(core::ptr::addr_of!((*job).work)),
+            Some(run_job::<T>),
+        )
+    };
+    if r == 0 {
         return Ok(());
     }
-    // SAFETY: Not queued: the job is still ours, from `KBox::into_raw` above.
-    let mut job = unsafe { KBox::from_raw(raw) };
-    let ctx = job.ctx.take();
+    // SAFETY: Nothing was started: the job is still ours, from `KBox::into_raw`.
+    let mut job = unsafe { KBox::from_raw(job) };
     // Put the folios back for the caller.
-    for (src, i) in job.folios.iter_mut().zip(start..) {
+    for (src, i) in job.folios.iter_mut().zip(start..start + n) {
         if let Some(slot) = batch.folios.get_mut(i) {
             *slot = src.take();
         }
     }
-    match ctx {
+    match job.ctx.take() {
         Some(ctx) => Err(ctx),
         // Cannot happen: set above.
         None => Ok(()),
     }
 }
 
-/// The work function of a [`Job`]: finishes its folios, then frees it (the
-/// folios not ended by the file system fail as they are dropped).
+/// The work function of a [`Job`]: finishes its folios with the read's result,
+/// then frees it (folios not ended by the file system fail as they are dropped).
 ///
 /// # Safety
 ///
-/// `work` is the `work` field of a job made by [`defer_run`] and queued.
+/// `work` is the `work` field of a job leaked by [`read_async`] and queued once.
 unsafe extern "C" fn run_job<T: FileSystem>(work: *mut bindings::work_struct) {
-    // SAFETY: `work` is the first field of a `repr(C)` `Job<T>` that `defer_run`
-    // leaked with `KBox::into_raw` and queued once; this is its only run.
+    // SAFETY: `work` is the first field of a `repr(C)` `Job<T>` that `read_async`
+    // leaked with `KBox::into_raw`, queued once; this is its only run.
     let mut job = unsafe { KBox::from_raw(work.cast::<Job<T>>()) };
     // SAFETY: The job holds locked folios of this inode, so it is alive (type
     // invariant) while they are; it is not used after the job is dropped.
     let inode = unsafe { Inode::<T>::from_raw(job.inode.as_ptr()) };
+    let read = if job.read < 0 {
+        Err(Error::from_errno(job.read as c_int))
+    } else {
+        Ok(job.read as usize)
+    };
     let n = job.n;
     if let (Some(ctx), Some(folios)) = (job.ctx.take(), job.folios.get_mut(..n)) {
-        T::finish_run(inode, folios, ctx);
+        T::finish_run(inode, folios, ctx, read);
     }
     // Dropping the job ends any folio left as a failure; nothing touches the
     // inode afterwards.

@@ -49,7 +49,7 @@ mod xattr;
 pub(crate) use cache::BlockCache;
 pub(crate) use dir::DirEmitter;
 pub(crate) use file::BackingFile;
-pub(crate) use folio::{defer_run, FolioBatch, LockedFolio, MAX_BATCH};
+pub(crate) use folio::{read_async, FolioBatch, LockedFolio, MAX_BATCH};
 pub(crate) use inode::{iget_locked, Got, Inode, InodeParams, InodeRef, InodeType};
 pub(crate) use options::{RawOptions, IO_BUFFERED, VERITY_OFF, VERITY_REQUIRE};
 pub(crate) use registration::Registration;
@@ -107,17 +107,23 @@ pub(crate) trait FileSystem: Sized + 'static {
     fn read_folio(inode: &Inode<Self>, folio: LockedFolio) -> Result;
 
     /// Reads the folios of one readahead batch (consecutive, in file order) and
-    /// ends each one's read (now, or later through [`defer_run`]); folios left in
-    /// the batch fail.
+    /// ends each one's read (now, or later through [`read_async`]); folios left
+    /// in the batch fail.
     fn readahead(inode: &Inode<Self>, batch: &mut FolioBatch);
 
-    /// What [`defer_run`] carries to [`FileSystem::finish_run`].
+    /// What [`read_async`] carries to [`FileSystem::finish_run`].
     type RunCtx: Send + 'static;
 
     /// Finishes, on a worker of the read workqueue, the folios of `inode` that
-    /// [`defer_run`] handed over (in file order), ending each one's read; folios
-    /// left in `folios` fail.
-    fn finish_run(inode: &Inode<Self>, folios: &mut [Option<LockedFolio>], ctx: Self::RunCtx);
+    /// [`read_async`] read (in file order; `read`: the read's result, bytes from
+    /// the first folio's start), ending each one's read; folios left in
+    /// `folios` fail.
+    fn finish_run(
+        inode: &Inode<Self>,
+        folios: &mut [Option<LockedFolio>],
+        ctx: Self::RunCtx,
+        read: Result<usize>,
+    );
 
     /// `getxattr` of name index `index` and name suffix `name`; `out == None`
     /// probes the size.

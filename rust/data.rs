@@ -487,7 +487,10 @@ fn read_run(
         let len = end.saturating_sub(at);
         let part = RunInfo { j0, ..info };
         let pos = dpos + at as u64;
-        let direct = sbi.direct_io();
+        // Short runs (small files) are read buffered: the backing file's own
+        // readahead then brings the files that follow in the blob too, which a
+        // tree walk reads next; long runs (io=direct) are read around it.
+        let direct = asynchronous && sbi.direct_io();
         let started = if asynchronous {
             crate::vfs::read_async(
                 inode,

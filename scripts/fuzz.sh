@@ -105,6 +105,17 @@ make_images() {
 		done
 		echo "$line" >>"$W/images.list"
 	done
+	# An encrypted image (the encrypt target's seeds): keys from files.
+	mkdir -p "$img/enc-blobs"
+	"$rerofs" keygen "$img/domain.key" >/dev/null && "$rerofs" keygen "$img/image.key" >/dev/null &&
+		"$rerofs" mkfs -T0 --uuid 01234567-89ab-cdef-0123-456789abcdef --chunk-size 4096 --encrypt \
+			--domain-key "$img/domain.key" --image-key "$img/image.key" \
+			--blob-dir "$img/enc-blobs" "$img/enc.rerofs" "$tree" >/dev/null || return 1
+	line=$img/enc.rerofs
+	for tag in $("$rerofs" inspect --devices "$img/enc.rerofs"); do
+		line+=",$img/enc-blobs/$tag"
+	done
+	echo "$line" >>"$W/images.list"
 }
 
 t0=$(date +%s)

@@ -14,7 +14,10 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use rerofs_format::encrypt::INCOMPAT_RERO_ENCRYPTED;
 use rerofs_format::inode::Inode;
+use rerofs_format::ondemand::{Completion, Request};
+use rerofs_format::superblock::SuperBlock;
 use rerofs_format::verity::{Geometry, Hasher, COMPAT_RERO_VERITY, DIGEST_SIZE};
 use rerofs_format::walk::{Limits, Structure, Walk};
 use rerofs_format::{Error, BLOCK_SIZE};
@@ -90,6 +93,31 @@ fn seeds_of(out: &mut Out, arg: &str) {
         })
     };
     let meta = read(paths[0]);
+    // An encrypted image: the encryption structures (the encrypt target) only:
+    // the first blocks (header, key table), and block 0 followed by the trailer
+    // block (the key check). The walk (and the image target) refuses the
+    // encrypted incompat bit, as the C driver does.
+    if let Ok(sb) = SuperBlock::parse_accepting(
+        get(&meta, 0, BLOCK_SIZE).as_slice(),
+        INCOMPAT_RERO_ENCRYPTED,
+    ) {
+        if sb.feature_incompat & INCOMPAT_RERO_ENCRYPTED != 0 {
+            let head = cat(&[
+                &sb.image_bytes().to_le_bytes(),
+                &3u64.to_le_bytes(),
+                &1u32.to_le_bytes(),
+                &1u16.to_le_bytes(),
+            ]);
+            out.put("encrypt", cat(&[&head, &get(&meta, 0, 5 * BLOCK_SIZE)]));
+            if let Ok(g) = Geometry::new(sb.image_bytes()) {
+                let t = get(&meta, g.trailer_pos(), BLOCK_SIZE);
+                out.put("encrypt", cat(&[&head, &get(&meta, 0, BLOCK_SIZE), &t]));
+            }
+            eprintln!("fuzz_seeds: {arg}: encrypted: encryption structures only");
+            return;
+        }
+    }
+
     let blobs: Vec<Vec<u8>> = paths[1..].iter().map(|p| read(p)).collect();
     let mut whole = meta.clone();
     for b in &blobs {
@@ -245,5 +273,28 @@ fn main() {
         "xattr",
         cat(&[&[1], &len, &region, &prefix_table(&[(1, b"long.")])]),
     );
+    // The on-demand records (ondemand target): pos, len, blob size, a record.
+    let req = Request {
+        id: 7,
+        offset: 65536,
+        len: 65536,
+        digest: [0xab; 32],
+    };
+    let done = Completion { id: 7, status: 0 };
+    for (pos, len, size, rec) in [
+        (4096u64, 4096u64, 1u64 << 20, &req.to_bytes()[..]),
+        (70000, 100000, 200000, &done.to_bytes()[..]),
+        (0, 1, 1, &[][..]),
+    ] {
+        out.put(
+            "ondemand",
+            cat(&[
+                &pos.to_le_bytes(),
+                &len.to_le_bytes(),
+                &size.to_le_bytes(),
+                rec,
+            ]),
+        );
+    }
     eprintln!("fuzz_seeds: {} seeds in {}", out.written, out.dir.display());
 }

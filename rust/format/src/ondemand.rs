@@ -142,8 +142,12 @@ pub fn request_range(pos: u64, len: u64, blob_size: u64) -> Option<(u64, u64)> {
         return None;
     }
     let start = pos - pos % REQUEST_UNIT;
-    let end = end.checked_add(REQUEST_UNIT - 1)? / REQUEST_UNIT * REQUEST_UNIT;
-    let end = end.min(blob_size);
+    // Rounded up to a unit, unless that passes u64::MAX: then the blob's end
+    // (which the read lies within) is the end anyway.
+    let end = match end.div_ceil(REQUEST_UNIT).checked_mul(REQUEST_UNIT) {
+        Some(e) => e.min(blob_size),
+        None => blob_size,
+    };
     Some((start, end - start))
 }
 
@@ -174,5 +178,20 @@ mod tests {
         assert_eq!(request_range(0, 0, 8192), None);
         assert_eq!(request_range(8192, 4096, 8192), None);
         assert_eq!(request_range(u64::MAX, 2, u64::MAX), None);
+    }
+
+    #[test]
+    fn range_near_the_top() {
+        // Found by the ondemand fuzz target: a read whose end rounded up to a
+        // unit passes u64::MAX was refused (None) though it lies in the blob.
+        let size = u64::MAX;
+        let (pos, len) = (0x1000, 0xffff_ffff_ffff_1000);
+        let (start, n) = request_range(pos, len, size).expect("inside the blob");
+        assert_eq!(start, 0);
+        assert_eq!(start + n, size);
+        assert_eq!(
+            request_range(size - 1, 1, size),
+            Some((size - size % REQUEST_UNIT, size % REQUEST_UNIT))
+        );
     }
 }

@@ -88,6 +88,14 @@ else
 	failed=$((failed + 1)); echo "not ok - rustfmt clean (module, format, tools)"
 fi
 
+# The mutation campaign's pure-Python AES-GCM (it re-makes the key check of
+# mutated encrypted images) against FIPS-197 and, where installed, cryptography.
+if python3 selftests/test_aesgcm.py >&2; then
+	passed=$((passed + 1)); echo "ok - selftests/aesgcm.py (AES-256, GCM tags)"
+else
+	failed=$((failed + 1)); echo "not ok - selftests/aesgcm.py (AES-256, GCM tags)"
+fi
+
 # Layering: `unsafe` only in rust/vfs/ and the binding files, each block with its
 # own SAFETY comment; rust/vfs/ names no other module of the crate.
 if python3 scripts/check-layering.py >&2; then

@@ -193,18 +193,7 @@ impl Blob {
         let Some(tree) = &self.tree else {
             return self.file.read_exact_at(pos, buf);
         };
-        let end = pos.checked_add(buf.len() as u64).ok_or(EINVAL)?;
-        if end > tree.geo.data_size {
-            if self.allow_message() {
-                rerofs_err!(
-                    image,
-                    "blob {}: read beyond the verified data at byte {}",
-                    self.id,
-                    pos
-                );
-            }
-            return Err(efscorrupted());
-        }
+        self.check_run(image, pos, buf.len())?;
         let bs = BLOCK_SIZE as u64;
         let mut done = 0usize;
         let mut bounce: Option<KBox<Block>> = None;

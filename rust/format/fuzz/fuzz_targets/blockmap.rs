@@ -34,7 +34,9 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let core = f.array::<64>();
     let table = f.rest();
-    let sb = superblock(image_blocks, nslots.into());
+    let Ok(sb) = superblock(image_blocks, nslots.into()) else {
+        return;
+    };
     let ino = match Inode::parse(&core, ipos / 32, &sb) {
         Ok(i) => i,
         Err(e) => {

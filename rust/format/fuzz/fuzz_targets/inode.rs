@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
     let blocks = f.u32();
     let index = u64::from(f.u32());
     let raw = f.rest();
-    let sb = superblock(blocks, 0);
+    let Ok(sb) = superblock(blocks, 0) else {
+        return;
+    };
     let ino = match Inode::parse(raw, ipos / 32, &sb) {
         Ok(i) => i,
         Err(e) => {

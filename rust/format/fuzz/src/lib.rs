@@ -247,7 +247,7 @@ pub fn show(e: &Error) -> usize {
 /// A valid superblock of an image of `blocks` blocks (at least 1) with
 /// `extra_devices` extra devices, the inode area at block 0, build time 0: what
 /// the single-structure targets parse their inodes against.
-pub fn superblock(blocks: u32, extra_devices: u16) -> SuperBlock {
+pub fn superblock(blocks: u32, extra_devices: u16) -> Result<SuperBlock, Error> {
     let mut b = [0u8; BLOCK_SIZE];
     let sb = &mut b[SUPER_OFFSET..];
     sb[..4].copy_from_slice(&SUPER_MAGIC.to_le_bytes());
@@ -257,5 +257,5 @@ pub fn superblock(blocks: u32, extra_devices: u16) -> SuperBlock {
         sb[0x50..0x54].copy_from_slice(&INCOMPAT_DEVICE_TABLE.to_le_bytes());
         sb[0x56..0x58].copy_from_slice(&extra_devices.to_le_bytes());
     }
-    SuperBlock::parse(&b).expect("a valid superblock")
+    SuperBlock::parse(&b)
 }

@@ -530,3 +530,15 @@ pub fn http_get(port: u16, path: &str) -> String {
     c.read_to_string(&mut s).ok();
     s
 }
+
+/// `rerofs push -q META --blob-dir BLOBS DEST`, which must succeed.
+pub fn push_image(meta: &Path, blobs: &Path, dest: &str) {
+    ok(&rerofs(&[
+        "push",
+        "-q",
+        s(meta),
+        "--blob-dir",
+        s(blobs),
+        dest,
+    ]));
+}

@@ -14,14 +14,7 @@ fn fetchd_fills_ranges_counts_them_and_can_corrupt_for_tests() {
     let (out, meta) = two_blob_image(t.path());
     let repo = reg.reference("f/img");
     let dest = format!("{repo}:v1");
-    ok(&rerofs(&[
-        "push",
-        "-q",
-        s(&meta),
-        "--blob-dir",
-        s(&out),
-        &dest,
-    ]));
+    push_image(&meta, &out, &dest);
     let lazy = t.path().join("lazy");
     ok(&rerofs(&["pull", "-q", "--lazy", &dest, s(&lazy)]));
     let before = reg.blob_gets(206).0;
@@ -108,14 +101,7 @@ fn fetchd_errors() {
     let t = tempfile::tempdir().unwrap();
     let (out, meta) = two_blob_image(t.path());
     let repo = reg.reference("e/img");
-    ok(&rerofs(&[
-        "push",
-        "-q",
-        s(&meta),
-        "--blob-dir",
-        s(&out),
-        &format!("{repo}:v1"),
-    ]));
+    push_image(&meta, &out, &format!("{repo}:v1"));
     let lazy = t.path().join("lazy");
     // Nothing to serve: no map, no tag.
     fs::create_dir(&lazy).unwrap();

@@ -14,14 +14,7 @@ fn lazy_pull_fetches_only_metadata_trees_and_trailers() {
     let t = tempfile::tempdir().unwrap();
     let (out, meta) = two_blob_image(t.path());
     let dest = format!("{}:v1", reg.reference("lazy/img"));
-    ok(&rerofs(&[
-        "push",
-        "-q",
-        s(&meta),
-        "--blob-dir",
-        s(&out),
-        &dest,
-    ]));
+    push_image(&meta, &out, &dest);
     let lazy = t.path().join("lazy");
     let o = rerofs(&["pull", "-q", "--lazy", &dest, s(&lazy)]);
     ok(&o);
@@ -81,14 +74,7 @@ fn lazy_pull_refuses_an_image_without_verity() {
         &[&src],
     ));
     let dest = format!("{}:plain", reg.reference("p"));
-    ok(&rerofs(&[
-        "push",
-        "-q",
-        s(&meta),
-        "--blob-dir",
-        s(&out),
-        &dest,
-    ]));
+    push_image(&meta, &out, &dest);
     let o = rerofs(&["pull", "--lazy", &dest, s(&out.join("l"))]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("without verity"));

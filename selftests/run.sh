@@ -42,7 +42,7 @@ fail_setup() {
 }
 
 [ "$(id -u)" = 0 ] || fail_setup "must run as root (the trees need chown and mknod)"
-for t in mkfs.erofs python3; do
+for t in mkfs.erofs python3 cc; do
 	command -v $t >/dev/null || fail_setup "$t not found (make setup)"
 done
 
@@ -71,6 +71,9 @@ for d in "$out/trees/main"/* "$out/trees/main"/.[!.]*; do
 done
 mkdir -p "$out/trees/main-small" && cp -a "${small[@]}" "$out/trees/main-small/" ||
 	fail_setup "cannot make trees/main-small"
+
+# The guest's client of its warm Python (selftests/guest/pyrun.c, pyserve.py).
+cc -O2 -Wall -o "$out/pyrun" "$here/guest/pyrun.c" || fail_setup "cannot compile selftests/guest/pyrun.c"
 
 # ---------------------------------------------------------------- images
 mkimg() { # NAME TREE MKFS-OPTIONS...
@@ -350,12 +353,13 @@ echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 # split over several guests that run at the same time (RERO_SELFTEST_SHARDS,
 # default: the number of host CPUs, at most 2): each guest runs its groups
 # sequentially on one vCPU, so two guests keep two host cores busy. Groups are
-# dealt out longest first (weights: measured seconds, roughly) to the least
-# loaded shard. Every group runs in exactly one shard; every shard also loads and
+# dealt out longest first to the least
+# loaded shard (the weights: "# group" lines of a run on an idle machine, in
+# seconds, rounded). Every group runs in exactly one shard; every shard also loads and
 # unloads the module and checks dmesg.
-declare -A weight=([verity]=200 [verity-campaigns]=380 [security]=170 [default]=250 [wide]=150 [wide-compact]=40
-	[xattr]=45 [blobdev]=60 [mtime]=60 [compact]=40 [nosbcrc]=35 [chunk4096]=30 [chunk65536]=30 [chunk1048576]=30
-	[chunk65536-idx]=30 [extended]=25 [noinline]=25 [mutate]=120 [encrypt]=150 [lazy]=150 [faults]=230)
+declare -A weight=([verity]=100 [verity-campaigns]=210 [security]=145 [default]=120 [wide]=40 [wide-compact]=20
+	[xattr]=30 [blobdev]=30 [mtime]=20 [compact]=20 [nosbcrc]=15 [chunk4096]=20 [chunk65536]=20 [chunk1048576]=20
+	[chunk65536-idx]=20 [extended]=20 [noinline]=20 [mutate]=100 [encrypt]=175 [lazy]=290 [faults]=245)
 groups=()
 while read -r kind name rest; do
 	case $kind in good|bad) groups+=("$name") ;; esac
@@ -452,6 +456,8 @@ echo "# slowest guest tests:"
 grep -E '^(not )?ok [0-9]+ .* # .*[0-9]+ ms$' "$merged" |
 	sed -E 's/^(.*) # (exit [0-9]+, )?([0-9]+) ms$/\3 \1/' | sort -nr | head -n 10 |
 	awk '{ ms = $1; $1 = ""; printf "#   %7.1f s %s\n", ms / 1000, $0 }'
+echo "# guest groups (wall time with their set-up; the shard weights above come from these):"
+grep -E '^# group [^ ]+: [0-9]+ ms$' "$merged" | awk '{ printf "#   %7.1f s %s\n", $4 / 1000, $3 }' | sort -k2,2nr | head -n 12
 echo "run.sh: total $(ms "$t0") ms" >&2
 echo "$passed passed, $failed failed"
 [ $failed = 0 ] && [ $passed -gt 0 ]

@@ -37,7 +37,7 @@ e_mount_errno() {
 	require_rerofs || return 1
 	mkdir -p "$WORK/enc/x"
 	dmesg_mark
-	got=$(python3 -I -S - "$img" "$WORK/enc/x" "blobdir=$ED/blobs${opts:+,$opts}" <<'PY'
+	got=$("${PY[@]}" - "$img" "$WORK/enc/x" "blobdir=$ED/blobs${opts:+,$opts}" <<'PY'
 import ctypes, errno, sys
 libc = ctypes.CDLL(None, use_errno=True)
 img, mnt, opts = sys.argv[1:]
@@ -63,7 +63,7 @@ e_mount() { # IMG DIR KEYNAME: mounts with key=KEYNAME, dmesg says encrypted
 }
 
 e_readall() { # DIR REF
-	timeout -k 5 600 python3 -I -S "$HERE/veritytest.py" readall "$1" "$2"
+	timeout -k 5 600 "${PY[@]}" "$HERE/veritytest.py" readall "$1" "$2"
 }
 
 # No byte of any key, raw or hex, in the kernel log, /proc/mounts or mountinfo;
@@ -73,7 +73,7 @@ e_no_key_leak() {
 	is_mounted "$m" || { echo "$m is not mounted"; return 1; }
 	grep -q ',key=enc-a' /proc/mounts || { echo "/proc/mounts does not show key=enc-a"; grep rerofs /proc/mounts; return 1; }
 	kmsg_read
-	python3 -I -S - "$ED/keys" "${KMSG:-/dev/null}" <<'PY'
+	"${PY[@]}" - "$ED/keys" "${KMSG:-/dev/null}" <<'PY'
 import os, sys
 keys, kmsg = sys.argv[1:]
 hay = {}
@@ -112,7 +112,7 @@ e_cdriver_refuses() { # the C EROFS driver refuses the encrypted image (incompat
 }
 
 e_shares_blob() { # b.img's slots name blobs that a.img names too
-	python3 -I -S - "$ED/a.img" "$ED/b.img" <<'PY'
+	"${PY[@]}" - "$ED/a.img" "$ED/b.img" <<'PY'
 import struct, sys
 def tags(p):
     img = open(p, "rb").read()
@@ -133,7 +133,7 @@ e_copy_a() { # DIR: a copy of a.img (DIR/meta.img) and of the blobs it names (DI
 }
 
 e_tags() { # IMG: the blob names its device slots give, one per line
-	python3 -I -S - "$1" <<'PY'
+	"${PY[@]}" - "$1" <<'PY'
 import struct, sys
 img = open(sys.argv[1], "rb").read()
 n, off = struct.unpack_from("<HH", img, 1024 + 0x56)
@@ -145,7 +145,7 @@ PY
 e_tamper() { # the tamper campaign of veritytest.py on a copy of a.img and its blobs
 	local t=$WORK/enc/t
 	e_copy_a "$t" || return 1
-	RERO_VT_OPTS=key=enc-a timeout -k 5 1200 python3 -I -S "$HERE/veritytest.py" tamper "$t/meta.img" "$t/blobs" "$t/m" "$ED/ref.json" --max-meta 8 --max-data 4
+	RERO_VT_OPTS=key=enc-a timeout -k 5 1200 "${PY[@]}" "$HERE/veritytest.py" tamper "$t/meta.img" "$t/blobs" "$t/m" "$ED/ref.json" --max-meta 8 --max-data 4
 	local rc=$?
 	rm -rf "$t"
 	return $rc
@@ -154,7 +154,7 @@ e_tamper() { # the tamper campaign of veritytest.py on a copy of a.img and its b
 e_partial() { # a hole in a blob: EIO there, the rest decrypts; fine once the bytes are back
 	local t=$WORK/enc/p
 	e_copy_a "$t" || return 1
-	RERO_VT_OPTS=key=enc-a timeout -k 5 600 python3 -I -S "$HERE/veritytest.py" partial "$t/meta.img" "$t/blobs" "$t/m" "$ED/ref.json"
+	RERO_VT_OPTS=key=enc-a timeout -k 5 600 "${PY[@]}" "$HERE/veritytest.py" partial "$t/meta.img" "$t/blobs" "$t/m" "$ED/ref.json"
 	local rc=$?
 	rm -rf "$t"
 	return $rc

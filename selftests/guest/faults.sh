@@ -42,7 +42,7 @@ f_nth() {
 	[ -d /sys/kernel/debug/failslab ] || { echo "no /sys/kernel/debug/failslab (CONFIG_FAILSLAB, debugfs)"; return 1; }
 	dmesg_mark
 	if [ "$op" = mount ]; then
-		python3 -I -S "$FPY" nth mount "$F/mnt/nth" "$DATA/verity/ref.json" --meta "$F/v/meta.img" \
+		"${PY[@]}" "$FPY" nth mount "$F/mnt/nth" "$DATA/verity/ref.json" --meta "$F/v/meta.img" \
 			--blobdir "$F/v/blobs" --opts "digest=$F_DIGEST" $(f_long && echo --long)
 	elif [ "$op" = mount-signed ]; then
 		# verity=require: a fault must never let the mount through as merely
@@ -52,11 +52,11 @@ f_nth() {
 		# and some allocation failures in the crypto API surface as other errors
 		# (the long run met it at 2 of 270 points); rerofs passes the error of
 		# verify_pkcs7_signature() through.
-		python3 -I -S "$FPY" nth mount "$F/mnt/nth" "$DATA/verity/ref.json" --meta "$F/v/signed.img" \
+		"${PY[@]}" "$FPY" nth mount "$F/mnt/nth" "$DATA/verity/ref.json" --meta "$F/v/signed.img" \
 			--blobdir "$F/v/blobs" --opts "verity=require" --allow EKEYREJECTED $(f_long && echo --long)
 	else
 		is_mounted "$F/mnt/v" || { echo "$F/mnt/v is not mounted"; return 1; }
-		python3 -I -S "$FPY" nth "$op" "$F/mnt/v" "$DATA/verity/ref.json" $(f_long && echo --long)
+		"${PY[@]}" "$FPY" nth "$op" "$F/mnt/v" "$DATA/verity/ref.json" $(f_long && echo --long)
 	fi
 	rc=$?
 	f_kernel_quiet || rc=1
@@ -85,7 +85,7 @@ f_readall() { # MNT REF [faults.py readall options]
 	local m=$1 ref=$2
 	shift 2
 	is_mounted "$m" || { echo "$m is not mounted"; return 1; }
-	python3 -I -S "$FPY" readall "$m" "$ref" "$@"
+	"${PY[@]}" "$FPY" readall "$m" "$ref" "$@"
 }
 
 # ---------------------------------------------------------------- dm
@@ -118,7 +118,7 @@ f_dm_setup() { # slot 0's blob on a loop device; the files with blocks in [A, A+
 	F_LOOP=$LOOPDEV
 	F_SECT=$(($(stat -c %s "$blob") / 512))
 	# The data area (before the Merkle tree): from the device table's slot blocks.
-	data=$(python3 -I -S - "$F/v/meta.img" <<'PY'
+	data=$("${PY[@]}" - "$F/v/meta.img" <<'PY'
 import struct, sys
 img = open(sys.argv[1], "rb").read()
 n, off = struct.unpack_from("<HH", img, 1024 + 0x56)
@@ -133,7 +133,7 @@ PY
 	mkdir -p "$F/z/blobs" && cp "$F/v/blobs/"* "$F/z/blobs/" &&
 		dd if=/dev/zero of="$F/z/blobs/${F_SLOTS[0]}" bs=512 seek=$F_A count=$F_B conv=notrunc status=none || return 1
 	mount_rerofs "$F/v/meta.img" "$F/mnt/z" "blobdir=$F/z/blobs,digest=$F_DIGEST" || return 1
-	python3 -I -S "$FPY" readall "$F/mnt/z" "$DATA/verity/ref.json" --save "$F/expected-eio" >/dev/null
+	"${PY[@]}" "$FPY" readall "$F/mnt/z" "$DATA/verity/ref.json" --save "$F/expected-eio" >/dev/null
 	umount "$F/mnt/z" && rm -rf "$F/z" || return 1
 	[ -s "$F/expected-eio" ] || { echo "no file has blocks in the bad range"; return 1; }
 	echo "with the range zeroed, $(wc -l <"$F/expected-eio") files fail (EIO): the expected set"
@@ -190,7 +190,7 @@ f_load() {
 	f_long && s=60
 	mount_rerofs "$F/load/meta.img" "$F/mnt/load" "blobdir=$F/load/blobs,digest=$F_LDIGEST" || return 1
 	dmesg_mark
-	python3 -I -S "$FPY" load "$F/mnt/load" "$DATA/faults/load/ref.json" --meta2 "$F/nv/meta.img" \
+	"${PY[@]}" "$FPY" load "$F/mnt/load" "$DATA/faults/load/ref.json" --meta2 "$F/nv/meta.img" \
 		--blobdir2 "$F/nv/blobs" --mnt2 "$F/mnt/second" --readers 8 --seconds $s || return 1
 	f_kernel_quiet
 }
@@ -205,7 +205,7 @@ f_memcg() { # a reader under memory.max = 12 MiB reads 32 MiB
 	echo +memory >$cg/cgroup.subtree_control || return 1
 	mkdir -p $cg/rerofs-faults && echo $((12 << 20)) >$cg/rerofs-faults/memory.max || return 1
 	dmesg_mark
-	python3 -I -S "$FPY" memcg $cg/rerofs-faults "$F/mnt/load" "$DATA/faults/load/ref.json"
+	"${PY[@]}" "$FPY" memcg $cg/rerofs-faults "$F/mnt/load" "$DATA/faults/load/ref.json"
 	rc=$?
 	rmdir $cg/rerofs-faults
 	f_kernel_quiet || rc=1
@@ -245,7 +245,7 @@ f_modcycle() { # N: rmmod + insmod N times, a mount every tenth
 	no_mounts_left || return 1
 	cp "$MODULE" "$F/rerofs.ko" || return 1
 	dmesg_mark
-	python3 -I -S "$FPY" modcycle "$F/rerofs.ko" "$n" --mount "$F/nv/meta.img" --mnt "$F/mnt/mod" --opts "blobdir=$F/nv/blobs"
+	"${PY[@]}" "$FPY" modcycle "$F/rerofs.ko" "$n" --mount "$F/nv/meta.img" --mnt "$F/mnt/mod" --opts "blobdir=$F/nv/blobs"
 	local rc=$?
 	module_loaded || { echo "rerofs is not loaded at the end"; insmod "$MODULE"; rc=1; }
 	f_kernel_quiet || rc=1

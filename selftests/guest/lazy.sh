@@ -169,7 +169,7 @@ lz_nodaemon() { # no daemon: EIO at once, no hang
 
 lz_corrupt() { # flipped bytes: EIO, and no wrong byte reaches the reader
 	lz_fetchd_start --corrupt-for-test || return 1
-	python3 -I -S - "$LZ/mnt/cold/corrupt" "$DATA/lazy/src/cold/corrupt" <<'PY'
+	"${PY[@]}" - "$LZ/mnt/cold/corrupt" "$DATA/lazy/src/cold/corrupt" <<'PY'
 import sys
 got_eio = False
 src = open(sys.argv[2], "rb").read()
@@ -307,7 +307,7 @@ lz_enc_read() { # fetchd serves it: every path reads right (decrypted after veri
 	local b r data
 	LZ_FBLOBS=$LZ/enc LZ_FREF=$LZ_REF-enc:v1
 	lz_fetchd_start || return 1
-	timeout -k 5 600 python3 -I -S "$HERE/veritytest.py" readall "$LZ/mnt" "$DATA/encrypt/ref.json" || return 1
+	timeout -k 5 600 "${PY[@]}" "$HERE/veritytest.py" readall "$LZ/mnt" "$DATA/encrypt/ref.json" || return 1
 	b=$(lz_stat bytes_fetched) r=$(lz_stat requests)
 	data=$(du -cb $(e_tags_of "$DATA/encrypt/a.img") | tail -1 | cut -f1)
 	echo "fetchd: $r requests, $b bytes (the image's data blobs: $data bytes, trees included)"
@@ -324,7 +324,7 @@ lz_enc_done() { # daemon stopped, unmounted, key gone
 }
 
 e_tags_of() { # IMG: the paths of the data blobs it names (in $DATA/encrypt/blobs)
-	"$LZ_BIN" inspect --json "$1" | python3 -I -S -c '
+	"$LZ_BIN" inspect --json "$1" | "${PY[@]}" -c '
 import json, sys
 for d in json.load(sys.stdin)["devices"]:
     print(sys.argv[1] + "/" + d["tag"])' "$DATA/encrypt/blobs"

@@ -47,6 +47,7 @@ mkdir -p "$WORK/img" && mount -t tmpfs -o size=1G selftest-images "$WORK/img" ||
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
 [ -w /sys/kernel/debug/kmemleak ] && echo scan=off >/sys/kernel/debug/kmemleak
 kmsg_start
+py_start
 DRY=1 N=0
 all_tests
 PLAN=$N
@@ -103,6 +104,16 @@ catf() { # a file's lines, without running cat
 	[ ${#l[@]} = 0 ] || printf '%s\n' "${l[@]}"
 }
 
+# group_time NAME: "# group NAME: N ms", the wall time since the previous
+# call (a group's tests with their set-up steps): selftests/run.sh sums them up
+# and its shard weights come from them.
+GROUP_T0=
+group_time() {
+	[ $DRY = 1 ] && return 0
+	echo "# group $1: $(ms "${GROUP_T0:-$EPOCHREALTIME}") ms"
+	GROUP_T0=$EPOCHREALTIME
+}
+
 # step CMD [ARGS...]: setup that is not a test; only in the real pass.
 step() { [ $DRY = 1 ] || "$@"; }
 
@@ -144,6 +155,26 @@ kmsg_read() {
 		done
 	fi
 	mapfile -t KL < <(dd if=/dev/kmsg iflag=nonblock bs=64k status=none 2>/dev/null)
+}
+# A warm Python (selftests/guest/pyserve.py): "${PY[@]}" SCRIPT ARGS runs as
+# `python3 -I -S SCRIPT ARGS` would, through the pyrun client (built by run.sh on
+# the host), at a few tenths of a second instead of 3.5 s a start. Without the
+# client or if the server does not come up, PY is python3 itself.
+PY=(python3 -I -S) PYSERVE_PID=
+py_start() {
+	local c=$DATA/pyrun i _
+	[ -x "$c" ] || { echo "# no $c: python3 is started for each script" >&2; return 0; }
+	export RERO_PYSERVE=$WORK/pyserve.sock
+	python3 -I -S "$HERE/pyserve.py" "$RERO_PYSERVE" >"$WORK/pyserve.log" 2>&1 </dev/null &
+	PYSERVE_PID=$!
+	for ((i = 0; i < 1200; i++)); do
+		[ -S "$RERO_PYSERVE" ] && { PY=("$c"); return 0; }
+		kill -0 "$PYSERVE_PID" 2>/dev/null || break
+		read -r -t 0.05 -u "$SLEEP_FD" _
+	done
+	echo "# pyserve did not start: python3 is started for each script" >&2
+	catf "$WORK/pyserve.log" >&2
+	unset RERO_PYSERVE
 }
 # kmsg_lines [-w]: the records since dmesg_mark as "[seconds] text" in K_TEXT
 # (with -w only warnings: level 4), without the markers.
@@ -331,7 +362,7 @@ run_suite() {
 		return 0
 	fi
 	t0=$EPOCHREALTIME
-	timeout -k 5 "$CMP_TIMEOUT" python3 -I -S "$TREECMP" suite "$dir" "$a" "$b" "$@" >"$dir/suite.out" 2>&1
+	timeout -k 5 "$CMP_TIMEOUT" "${PY[@]}" "$TREECMP" suite "$dir" "$a" "$b" "$@" >"$dir/suite.out" 2>&1
 	rc=$?
 	[ $rc -le 1 ] || echo "treecmp suite exited with status $rc" >"$dir/why"
 	echo "(all checks of this mount took $(ms "$t0") ms)" >"$dir/suite.ms"
@@ -358,7 +389,7 @@ result() { # OUTDIR CHECK
 # sizes/ (all the block-boundary files) compared with the erofs mount.
 hostfile_check() { # R E
 	need_both "$1" "$2" || return 1
-	timeout -k 5 "$CMP_TIMEOUT" python3 -I -S "$TREECMP" compare --fields type,mode,size,uid,gid,nlink,content,dirent "$1/sizes" "$2/sizes"
+	timeout -k 5 "$CMP_TIMEOUT" "${PY[@]}" "$TREECMP" compare --fields type,mode,size,uid,gid,nlink,content,dirent "$1/sizes" "$2/sizes"
 }
 need_both() {
 	is_mounted "$1" || { echo "$1 is not mounted"; return 1; }
@@ -433,6 +464,7 @@ cleanup() {
 	done
 	for d in "${LOOPS[@]}"; do losetup -d "$d" 2>/dev/null; done
 	[ -n "$KMSG_PID" ] && kill "$KMSG_PID" 2>/dev/null
+	[ -n "$PYSERVE_PID" ] && kill "$PYSERVE_PID" 2>/dev/null
 	rm -rf "$WORK"
 }
 
@@ -461,6 +493,7 @@ all_tests() {
 	local kind name tree fields extras img r e l res checks c
 	ktest "insmod rerofs.ko" insmod_test
 	ktest "/proc/filesystems lists rerofs" grep -w rerofs /proc/filesystems
+	GROUP_T0=$EPOCHREALTIME
 
 	while read -r kind name tree fields extras; do
 		r=$WORK/$name/rerofs e=$WORK/$name/erofs
@@ -536,15 +569,16 @@ all_tests() {
 			ktest "images.list: unknown kind '$kind'" false
 			;;
 		esac
+		group_time "$name"
 	done < <(read_list)
 
-	case " ${RERO_SELFTEST_IMAGES:-verity} " in *" verity "*) verity_tests ;; esac
-	case " ${RERO_SELFTEST_IMAGES:-verity-campaigns} " in *" verity-campaigns "*) verity_campaign_tests ;; esac
-	case " ${RERO_SELFTEST_IMAGES:-security} " in *" security "*) security_tests ;; esac
-	case " ${RERO_SELFTEST_IMAGES:-mutate} " in *" mutate "*) mutate_tests ;; esac
-	case " ${RERO_SELFTEST_IMAGES:-lazy} " in *" lazy "*) lazy_tests ;; esac
-	case " ${RERO_SELFTEST_IMAGES:-encrypt} " in *" encrypt "*) encrypt_tests ;; esac
-	case " ${RERO_SELFTEST_IMAGES:-faults} " in *" faults "*) faults_tests ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-verity} " in *" verity "*) verity_tests; group_time verity ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-verity-campaigns} " in *" verity-campaigns "*) verity_campaign_tests; group_time verity-campaigns ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-security} " in *" security "*) security_tests; group_time security ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-mutate} " in *" mutate "*) mutate_tests; group_time mutate ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-lazy} " in *" lazy "*) lazy_tests; group_time lazy ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-encrypt} " in *" encrypt "*) encrypt_tests; group_time encrypt ;; esac
+	case " ${RERO_SELFTEST_IMAGES:-faults} " in *" faults "*) faults_tests; group_time faults ;; esac
 
 	ktest "no rerofs mounts left" no_mounts_left
 	ktest "rmmod rerofs" rmmod_test

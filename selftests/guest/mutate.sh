@@ -24,7 +24,7 @@ mu_campaign() { # N START SEED
 	require_rerofs || return 1
 	dmesg_mark
 	# (about 1.2 s an image in the emulated KASAN guest, 3 s on a loaded host; the limit is far above)
-	timeout -k 5 $((300 + $1 * 10)) python3 -I -S "$HERE/mutate.py" run "$DATA/mutate" "$WORK/img/mutate" \
+	timeout -k 5 $((300 + $1 * 10)) "${PY[@]}" "$HERE/mutate.py" run "$DATA/mutate" "$WORK/img/mutate" \
 		"$WORK/mutate/mnt" -n "$1" --start "$2" --seed "$3" --cases "$HERE/mutate-regressions.txt" \
 		--keep "$keep" ${prog:+--progress "$prog"}
 	rc=$?

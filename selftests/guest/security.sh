@@ -13,7 +13,7 @@ s_setup() { # a writable copy of the --no-verity image and its blobs
 	mkdir -p "$S/blobs" "$S/mnt" && cp "$DATA/verity/noverity/meta.img" "$S/meta.img" &&
 		cp "$DATA/verity/noverity/blobs/"* "$S/blobs/" || return 1
 	# Slot order: the tags as the image lists them.
-	mapfile -t S_TAGS < <(python3 -I -S - "$S/meta.img" <<'PY'
+	mapfile -t S_TAGS < <("${PY[@]}" - "$S/meta.img" <<'PY'
 import struct, sys
 img = open(sys.argv[1], "rb").read()
 n, off = struct.unpack_from("<HH", img, 1024 + 0x56)
@@ -50,7 +50,7 @@ s_refused() {
 # names) resolve as paths there: without the fix such an image mounts.
 s_tag_refused() {
 	local pat=$1 tag=$2 opts=${3:-}
-	python3 -I -S "$MKS" tags "$S/meta.img" "$S/tagged.img" "$tag" || return 1
+	"${PY[@]}" "$MKS" tags "$S/meta.img" "$S/tagged.img" "$tag" || return 1
 	(cd "$S/blobs" && s_refused "$pat" "$S/tagged.img" "$opts")
 }
 
@@ -94,7 +94,7 @@ s_blobdir_symlink() { # under blobdir=, a blob's name is a symlink to a loop dev
 
 s_many() { # 65,535 slots all naming one blob under blobdir=: refused, no WARN, memory back
 	local before after
-	python3 -I -S "$MKS" many "$S/meta.img" "$S/many.img" 65535 || return 1
+	"${PY[@]}" "$MKS" many "$S/meta.img" "$S/many.img" 65535 || return 1
 	ls -l "$S/many.img"
 	before=$(awk '/^MemAvailable/ { print $2 }' /proc/meminfo)
 	s_refused 'same blob' "$S/many.img" "blobdir=$S/blobs" || return 1
@@ -105,7 +105,7 @@ s_many() { # 65,535 slots all naming one blob under blobdir=: refused, no WARN, 
 s_huge() { # a verified image whose slot names a 16 TiB sparse blob: mounts within a memory bound
 	local out off name before after used d=$S/huge
 	mkdir -p "$d/blobs" || return 1
-	out=$(python3 -I -S "$MKS" huge "$DATA/verity/unsigned.img" "$d/meta.img" "$d/trailer") || return 1
+	out=$("${PY[@]}" "$MKS" huge "$DATA/verity/unsigned.img" "$d/meta.img" "$d/trailer") || return 1
 	read -r off name <<<"$out"
 	cp "$DATA/verity/signed/blobs/"* "$d/blobs/" || return 1
 	truncate -s $((off + 4096)) "$d/blobs/$name" &&
@@ -179,13 +179,13 @@ s_evict() { # verified blocks dropped under pressure are read and verified again
 	local m=$S/mnt/ev d before after
 	d=$(cat "$DATA/verity/image.digest") || return 1
 	mount_rerofs "$DATA/verity/unsigned.img" "$m" "blobdir=$DATA/verity/signed/blobs,digest=$d" || return 1
-	timeout -k 5 600 python3 -I -S "$HERE/veritytest.py" readall "$m" "$DATA/verity/ref.json" || { umount "$m"; return 1; }
+	timeout -k 5 600 "${PY[@]}" "$HERE/veritytest.py" readall "$m" "$DATA/verity/ref.json" || { umount "$m"; return 1; }
 	before=$(awk '/^Cached:/ { print $2 }' /proc/meminfo)
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	after=$(awk '/^Cached:/ { print $2 }' /proc/meminfo)
 	echo "page cache after reading everything: $before kB; after drop_caches: $after kB (the cache of verified blocks is page cache and goes with it)"
-	timeout -k 5 600 python3 -I -S "$HERE/veritytest.py" readall "$m" "$DATA/verity/ref.json" || { umount "$m"; return 1; }
+	timeout -k 5 600 "${PY[@]}" "$HERE/veritytest.py" readall "$m" "$DATA/verity/ref.json" || { umount "$m"; return 1; }
 	echo "read again after the drop: every block verified again, all correct"
 	do_umount "$m"
 }

@@ -41,7 +41,7 @@ v_refused() { # WHY-PATTERN IMG BLOBDIR DIR [OPTS]: the mount fails, dmesg says 
 
 v_readall() { # DIR
 	is_mounted "$1" || { echo "$1 is not mounted"; return 1; }
-	timeout -k 5 600 python3 -I -S "$VT" readall "$1" "$VD/ref.json"
+	timeout -k 5 600 "${PY[@]}" "$VT" readall "$1" "$VD/ref.json"
 }
 
 v_copy() { # copy the signed image and its blobs into the tmpfs (tampered in place later)
@@ -64,7 +64,7 @@ v_erofs() { # DIR: the C driver on the same image, blobs as loop devices in slot
 
 v_same() { # A B: treecmp compare (all fields but mtime)
 	need_both "$1" "$2" || return 1
-	timeout -k 5 600 python3 -I -S "$TREECMP" compare --fields type,mode,size,uid,gid,nlink,target,rdev,content,inogroups,dirent "$1" "$2"
+	timeout -k 5 600 "${PY[@]}" "$TREECMP" compare --fields type,mode,size,uid,gid,nlink,target,rdev,content,inogroups,dirent "$1" "$2"
 }
 
 v_devices() { # DIR: the signed image with device= options instead of blobdir=
@@ -81,7 +81,7 @@ v_corrupt() { # IMG DIR: veritytest corrupt on a tmpfs copy, then dmesg must be 
 	[ -f "$1" ] || { echo "$1 not found"; return 1; }
 	cp "$1" "$WORK/img/corrupt.img" || return 1
 	dmesg_mark
-	timeout -k 5 900 python3 -I -S "$VT" corrupt "$WORK/img/corrupt.img" "$2" 60 "$VD/chunk65536.ranges" || return 1
+	timeout -k 5 900 "${PY[@]}" "$VT" corrupt "$WORK/img/corrupt.img" "$2" 60 "$VD/chunk65536.ranges" || return 1
 	rm -f "$WORK/img/corrupt.img"
 	if dmesg_match "$DMESG_BAD"; then return 1; fi
 	echo "rerofs said: $(dmesg_new | grep -c rerofs) lines, e.g.:"
@@ -216,8 +216,8 @@ verity_campaign_tests() {
 	ktest "corrupt campaign: 60 damaged copies of an unverified image (inodes, xattrs, dirents, chunk tables) mount or fail cleanly, no oops/KASAN" \
 		v_corrupt "$IMAGES/chunk65536.img" "$m/c"
 	ktest "verity: tamper campaign (one flipped byte per case, every region of every blob)" \
-		timeout -k 5 1200 python3 -I -S "$VT" tamper "$v/meta.img" "$v/blobs" "$m/t" "$VD/ref.json"
+		timeout -k 5 1200 "${PY[@]}" "$VT" tamper "$v/meta.img" "$v/blobs" "$m/t" "$VD/ref.json"
 	ktest "verity: partial blob (hole punched): EIO on the absent range, fine once the bytes arrive, no remount" \
-		timeout -k 5 600 python3 -I -S "$VT" partial "$v/meta.img" "$v/blobs" "$m/p" "$VD/ref.json"
+		timeout -k 5 600 "${PY[@]}" "$VT" partial "$v/meta.img" "$v/blobs" "$m/p" "$VD/ref.json"
 	step rm -rf "$v"
 }

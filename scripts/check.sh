@@ -68,11 +68,12 @@ cargo_tests() { # DIR
 }
 cargo_tests rust/format
 cargo_tests tools
-# Lints: clippy on the userspace crates (rustup's cargo has clippy).
+# Lints: clippy on the userspace crates (rustup's cargo has clippy); --release, so
+# that the build scripts' outputs of the release build above are reused.
 t0=$(date +%s)
 if [ -x "$HOME/.cargo/bin/cargo" ] && "$HOME/.cargo/bin/cargo" clippy --version >/dev/null 2>&1; then
-	if (cd tools && "$HOME/.cargo/bin/cargo" clippy -q --all-targets -- -D warnings) >&2 &&
-		(cd rust/format && "$HOME/.cargo/bin/cargo" clippy -q --all-targets -- -D warnings) >&2; then
+	if (cd tools && "$HOME/.cargo/bin/cargo" clippy -q --release --all-targets -- -D warnings) >&2 &&
+		(cd rust/format && "$HOME/.cargo/bin/cargo" clippy -q --release --all-targets -- -D warnings) >&2; then
 		passed=$((passed + 1)); echo "ok - cargo clippy clean (tools, format)"
 	else
 		failed=$((failed + 1)); echo "not ok - cargo clippy clean (tools, format)"

@@ -314,7 +314,7 @@ PY
 # Seed images of the mutation campaign (selftests/guest/mutate.sh).
 python3 "$here/mkmutate.py" "$out/mutate" "$rerofs" >/dev/null || fail_setup "mkmutate.py failed"
 # ---------------------------------------------------------------- lazy data
-# (selftests/guest/lazy.sh): a tree of about 32 MiB (256 MiB with RERO_LAZY_LONG=1),
+# (selftests/guest/lazy.sh): a tree of about 16 MiB (256 MiB with RERO_LAZY_LONG=1),
 # built with 64 KiB chunks, and the sha256 of every file (sha256sum -c format).
 ld=$out/lazy
 mkdir -p "$ld/blobs" || fail_setup "cannot create $ld"
@@ -337,7 +337,7 @@ put("cold/timeout", r.randbytes(256 << 10))
 for d in range(20):
     for i in range(25):
         put(f"small/d{d:02}/f{i:02}", r.randbytes(r.randrange(0, 9000)))
-total = 24 << 20 if not long_run else 248 << 20
+total = 8 << 20 if not long_run else 248 << 20
 for i in range(total // (4 << 20)):
     put(f"big/f{i:03}", r.randbytes(4 << 20))
 PY

@@ -4,7 +4,7 @@
 # the guest on 127.0.0.1 (lo brought up here): Debian's docker-registry (a real
 # OCI registry, filesystem storage in the guest's tmpfs), `rerofs push` of the
 # image selftests/run.sh made in $DATA/lazy (meta.img, blobs/, src/, sums:
-# about 32 MiB, 64 KiB chunks; 256 MiB with RERO_LAZY_LONG=1 on the host),
+# about 16 MiB, 64 KiB chunks; 256 MiB with RERO_LAZY_LONG=1 on the host),
 # `rerofs pull --lazy`, `rerofs fetchd` on /dev/rerofs-ondemand, and a mount
 # with -o blobdir=DIR,ondemand. Bytes fetched are counted twice: fetchd's own
 # statistics (--stats) and the registry's access log (206 responses).

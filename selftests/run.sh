@@ -349,17 +349,19 @@ echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 
 # ---------------------------------------------------------------- guest runs
 # The groups (one per image in images.list, plus "verity", "verity-campaigns",
-# "security", "mutate" and "lazy") are
+# "security", "mutate", "lazy", "encrypt" and "faults") are
 # split over several guests that run at the same time (RERO_SELFTEST_SHARDS,
-# default: the number of host CPUs, at most 2): each guest runs its groups
-# sequentially on one vCPU, so two guests keep two host cores busy. Groups are
-# dealt out longest first to the least
-# loaded shard (the weights: "# group" lines of a run on an idle machine, in
-# seconds, rounded). Every group runs in exactly one shard; every shard also loads and
-# unloads the module and checks dmesg.
-declare -A weight=([verity]=100 [verity-campaigns]=210 [security]=145 [default]=120 [wide]=40 [wide-compact]=20
-	[xattr]=30 [blobdev]=30 [mtime]=20 [compact]=20 [nosbcrc]=15 [chunk4096]=20 [chunk65536]=20 [chunk1048576]=20
-	[chunk65536-idx]=20 [extended]=20 [noinline]=20 [mutate]=100 [encrypt]=175 [lazy]=290 [faults]=245)
+# default: the number of host CPUs, at most 2): each guest runs its groups one
+# after the other, mostly on one of its two vCPUs, so two guests keep two host
+# cores busy. Groups are dealt out longest first to the least loaded shard. The
+# weights are the "# group NAME: N ms" lines of a make check on an idle machine,
+# in seconds (groups not listed: 8); every run prints them at its end.
+# Every group runs in exactly one shard; every shard also loads and unloads the
+# module and checks dmesg.
+declare -A weight=([faults]=248 [lazy]=191 [verity-campaigns]=175 [default]=137 [wide]=137 [security]=109
+	[encrypt]=102 [verity]=97 [mutate]=96 [wide-compact]=45 [blobdev]=38 [extended]=31 [xattr]=28 [chunk65536]=27
+	[chunk4096]=25 [noinline]=22 [chunk1048576]=22 [xattr-compact]=20 [chunk65536-idx]=20 [compact]=15 [mtime]=14
+	[xattr-extended]=14 [special]=13 [nosbcrc]=12)
 groups=()
 while read -r kind name rest; do
 	case $kind in good|bad) groups+=("$name") ;; esac

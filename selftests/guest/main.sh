@@ -105,7 +105,7 @@ catf() { # a file's lines, without running cat
 }
 
 # group_time NAME: "# group NAME: N ms", the wall time since the previous
-# call (a group's tests with their set-up steps): selftests/run.sh sums them up
+# call (a group's tests with their set-up steps): selftests/run.sh lists them
 # and its shard weights come from them.
 GROUP_T0=
 group_time() {

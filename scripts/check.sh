@@ -58,7 +58,7 @@ cargo_tests() { # DIR
 	local log p f t0
 	log=$(mktemp)
 	t0=$(date +%s)
-	(cd "$1" && PATH=/usr/bin:/bin:/usr/sbin:/sbin cargo test --release 2>&1) | tee "$log" | grep -E '^test |test result|panicked|error' >&2
+	(cd "$1" && PATH=/usr/bin:/bin:/usr/sbin:/sbin cargo test --release 2>&1) | tee "$log" | grep -E '^test |test result|panicked|^  left:|^ right:|error' >&2
 	read -r p f < <(awk '/^test result:/ {for (i = 1; i <= NF; i++) {if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1)}} END {print p + 0, f + 0}' "$log")
 	if ! grep -q '^test result:' "$log" || grep -q '^error' "$log"; then f=$((f + 1)); echo "check: cargo test in $1 did not run cleanly" >&2; fi
 	echo "# $1: $p passed, $f failed"

@@ -31,11 +31,11 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::devtable::{map_dev, DeviceExtent, DeviceSlot};
+use super::devtable::{DeviceExtent, DeviceSlot};
 use super::dir::DirBlock;
 use super::error::{Error, Result};
-use super::inode::{parse_chunk_entry, ChunkMapping, FileKind, Inode, Layout, Mapping};
-use super::inode::{CHUNK_INDEX_SIZE, EXTENDED_SIZE};
+use super::inode::{FileKind, Inode, Mapping, EXTENDED_SIZE};
+use super::map::{map, MapContext, MetaRead, Place};
 use super::superblock::{SuperBlock, DEVT_SLOT_SIZE, INCOMPAT_XATTR_PREFIXES};
 use super::verity::{
     hash_slot, parse_hex_digest, Descriptor, Geometry, Hasher, COMPAT_RERO_VERITY, DIGEST_SIZE,
@@ -167,6 +167,18 @@ pub struct Loaded {
 enum Source {
     Zeros,
     Read { device: u16, pos: u64, len: usize },
+}
+
+/// The walk's metadata reads for the mapper: chunk table entries, verified as
+/// every metadata read is (`read_meta` of `rust/data.rs`).
+struct ChunkTables<'w, 'a, H: Hasher>(&'w mut Walk<'a, H>);
+
+impl<H: Hasher> MetaRead for ChunkTables<'_, '_, H> {
+    type Error = Error;
+
+    fn read_meta(&mut self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        self.0.read_meta(pos, buf, "chunk table entry")
+    }
 }
 
 /// A mounted image (see the module documentation).
@@ -512,45 +524,48 @@ impl<'a, H: Hasher> Walk<'a, H> {
         Ok(l)
     }
 
-    /// `locate_chunked` of `rust/data.rs`.
-    fn locate_chunked(&mut self, ii: &Loaded, index: u64) -> Result<Source> {
-        let d = &ii.disk;
-        let info = d.chunk_info().ok_or(corrupted("not chunk-based", d.nid))?;
-        if index >= d.nblocks() {
+    /// Where file block `index` of `ii` is, through the one mapper
+    /// ([`crate::map::map`], as `map_extent` of `rust/data.rs` uses it), and checked
+    /// to lie inside its device (`source` of `rust/data.rs`).
+    fn locate(&mut self, ii: &Loaded, index: u64) -> Result<Source> {
+        let bs = BLOCK_SIZE as u64;
+        let Some(pos) = index.checked_mul(bs) else {
             return Ok(Source::Zeros);
-        }
-        let pos = d.chunk_entry_pos(ii.pos, info.chunk_of_block(index))?;
-        let mut raw = [0u8; CHUNK_INDEX_SIZE];
-        let entry = raw
-            .get_mut(..info.entry_size())
-            .ok_or(corrupted("chunk entry size", 0))?;
-        self.read_meta(pos, entry, "chunk table entry")?;
-        let addr = parse_chunk_entry(entry, &info, self.sb.device_id_mask())?;
-        match d.map_chunked(index, addr)? {
-            None | Some(ChunkMapping::Hole { .. }) => Ok(Source::Zeros),
-            Some(ChunkMapping::Mapped {
-                device_id,
-                chunk_blk,
-                block_in_chunk,
+        };
+        // The mapper reads chunk table entries through `self`, and borrows the
+        // device slots: lend it those, and put them back whatever it returns.
+        let devices = core::mem::take(&mut self.devices);
+        let ctx = MapContext {
+            image_blocks: self.sb.blocks,
+            device_id_mask: self.sb.device_id_mask(),
+            flat: false,
+            slots: &devices[..],
+        };
+        let mapped = map(&mut ChunkTables(self), &ctx, &ii.disk, ii.pos, pos, bs);
+        self.devices = devices;
+        let Some(e) = mapped? else {
+            return Ok(Source::Zeros);
+        };
+        // One block asked for at a block boundary: at most a block.
+        let len = usize::try_from(e.len).map_err(|_| corrupted("extent length", e.len))?;
+        match e.place {
+            Place::Hole => Ok(Source::Zeros),
+            Place::Inline { pos } => Ok(Source::Read {
+                device: 0,
+                pos,
                 len,
-            }) => {
-                let at = map_dev(device_id, chunk_blk, false, &self.devices)?
-                    .add(block_in_chunk)
-                    .ok_or(corrupted("chunk block", index))?;
+            }),
+            Place::Device { device, pos } => {
                 let (_, blocks) = self
-                    .device(at.device)
-                    .ok_or(corrupted("chunk device", at.device.into()))?;
-                if at.blk >= blocks {
-                    return Err(corrupted("chunk block beyond its device", at.blk));
+                    .device(device)
+                    .ok_or(corrupted("chunk device", device.into()))?;
+                if pos / bs >= blocks {
+                    return Err(corrupted("chunk block beyond its device", pos / bs));
                 }
-                if at.device != 0 {
+                if device != 0 {
                     self.stats.device_blocks += 1;
                 }
-                Ok(Source::Read {
-                    device: at.device,
-                    pos: at.blk << super::BLOCK_BITS,
-                    len,
-                })
+                Ok(Source::Read { device, pos, len })
             }
         }
     }
@@ -563,23 +578,7 @@ impl<'a, H: Hasher> Walk<'a, H> {
             return Err(corrupted("walk limit: blocks", index));
         }
         self.stats.blocks += 1;
-        let src = if let Layout::ChunkBased(_) = ii.disk.layout {
-            self.locate_chunked(ii, index)?
-        } else {
-            match ii.disk.map_flat(ii.pos, index, self.sb.blocks)? {
-                None => Source::Zeros,
-                Some(Mapping::Block { blk, len }) => Source::Read {
-                    device: 0,
-                    pos: block_pos(blk),
-                    len,
-                },
-                Some(Mapping::Inline { pos, len }) => Source::Read {
-                    device: 0,
-                    pos,
-                    len,
-                },
-            }
-        };
+        let src = self.locate(ii, index)?;
         match src {
             Source::Zeros => {
                 self.stats.holes += 1;

@@ -39,7 +39,7 @@ fn read_inode(sbi: &SbInfo, nid: u64) -> Result<InodeInfo> {
     let len = core::cmp::min(avail, EXTENDED_SIZE as u64) as usize;
     let mut buf = [0u8; EXTENDED_SIZE];
     let buf = buf.get_mut(..len).ok_or(EINVAL)?;
-    sbi.file.read_exact_at(sbi.name(), pos, buf)?;
+    sbi.file.read_meta_at(sbi.name(), pos, buf)?;
     let disk = DiskInode::parse(buf, nid, &sbi.disk).map_err(|e| format_error(sbi, nid, &e))?;
     let kind = disk.kind().map_err(|e| format_error(sbi, nid, &e))?;
     if kind == FileKind::Symlink && (disk.size == 0 || disk.size >= vfs::PAGE_SIZE as u64) {

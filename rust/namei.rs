@@ -5,12 +5,23 @@
 
 use kernel::prelude::*;
 
-use crate::data::read_block;
-use crate::format::dir::DirBlock;
-use crate::format::{BLOCK_SIZE, NAME_LEN};
+use crate::dir::with_dir_block;
+use crate::format::NAME_LEN;
 use crate::inode::iget;
 use crate::report::format_error;
 use crate::{Inode, InodeRef};
+
+/// Where one block of the binary search puts the name.
+enum Step {
+    /// In this block: the entry's inode number.
+    Found(u64),
+    /// In an earlier block, if anywhere.
+    Before,
+    /// In a later block, if anywhere.
+    After,
+    /// Between two entries of this block: nowhere.
+    Absent,
+}
 
 /// Finds `name` in `dir` and returns its inode, or `None` if there is no such entry.
 pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<InodeRef>> {
@@ -19,27 +30,23 @@ pub(crate) fn lookup(dir: &Inode, name: &[u8]) -> Result<Option<InodeRef>> {
     }
     let sbi = dir.sb().info();
     let ii = dir.info()?;
-    let mut buf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
     let (mut lo, mut hi) = (0u64, ii.disk.nblocks());
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let len = read_block(sbi, ii, mid, &mut buf)?;
-        let block = DirBlock::new(buf.get(..len).ok_or(EINVAL)?)
-            .map_err(|e| format_error(sbi, ii.disk.nid, &e))?;
-        match block
-            .search(name)
-            .map_err(|e| format_error(sbi, ii.disk.nid, &e))?
-        {
-            Ok(i) => {
-                let nid = block
-                    .get(i)
-                    .map_err(|e| format_error(sbi, ii.disk.nid, &e))?
-                    .nid;
-                return iget(dir.sb(), nid).map(Some);
-            }
-            Err(0) => hi = mid,
-            Err(i) if i == block.len() => lo = mid + 1,
-            Err(_) => return Ok(None),
+        let step = with_dir_block(dir, mid, |block| {
+            let bad = |e| format_error(sbi, ii.disk.nid, &e);
+            Ok(match block.search(name).map_err(bad)? {
+                Ok(i) => Step::Found(block.get(i).map_err(bad)?.nid),
+                Err(0) => Step::Before,
+                Err(i) if i == block.len() => Step::After,
+                Err(_) => Step::Absent,
+            })
+        })?;
+        match step {
+            Step::Found(nid) => return iget(dir.sb(), nid).map(Some),
+            Step::Before => hi = mid,
+            Step::After => lo = mid + 1,
+            Step::Absent => return Ok(None),
         }
     }
     Ok(None)

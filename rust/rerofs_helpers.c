@@ -452,6 +452,22 @@ void rerofs_folio_end_read(struct folio *folio, bool success)
 	folio_end_read(folio, success);
 }
 
+/*
+ * The folio holding page index of the inode's own page cache, uptodate: read
+ * through the mapping's read_folio when it is not cached (erofs_bread on a
+ * directory's mapping). A folio with a reference, or an ERR_PTR (-EIO when
+ * read_folio failed).
+ */
+struct folio *rerofs_read_inode_folio(struct inode *inode, pgoff_t index)
+{
+	return read_mapping_folio(inode->i_mapping, index, NULL);
+}
+
+void rerofs_folio_put(struct folio *folio)
+{
+	folio_put(folio);
+}
+
 /* The rate limit of one mount's data-path messages (one per mount, not global). */
 struct ratelimit_state *rerofs_ratelimit_new(void)
 {

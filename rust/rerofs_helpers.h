@@ -58,6 +58,8 @@ size_t rerofs_folio_size(struct folio *folio);
 void *rerofs_kmap_local_folio(struct folio *folio, size_t offset);
 void rerofs_kunmap_local(const void *addr);
 void rerofs_folio_end_read(struct folio *folio, bool success);
+struct folio *rerofs_read_inode_folio(struct inode *inode, unsigned long index);
+void rerofs_folio_put(struct folio *folio);
 struct ratelimit_state;
 struct ratelimit_state *rerofs_ratelimit_new(void);
 void rerofs_ratelimit_free(struct ratelimit_state *rs);

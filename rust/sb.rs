@@ -117,7 +117,7 @@ impl SbInfo {
             rerofs_err_ratelimited!(self, "{} at byte {} lies beyond the image", what, pos);
             return Err(efscorrupted());
         }
-        self.file.read_exact_at(self.name(), pos, buf)
+        self.file.read_meta_at(self.name(), pos, buf)
     }
 }
 

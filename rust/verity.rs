@@ -53,7 +53,8 @@ impl Hasher for KernelSha {
 /// What all blobs of one mount share: the cache of verified blocks and the rate
 /// limit of the mount's data-path messages.
 pub(crate) struct MountShared {
-    /// Verified hash blocks and blocks read in part, of every blob of the mount.
+    /// Verified hash blocks and blocks read in part, of every blob of the mount,
+    /// and the metadata blocks of an unverified metadata blob.
     pub(crate) cache: BlockCache,
     /// Rate limit of the mount's messages on data paths.
     pub(crate) limit: RateLimit,
@@ -100,6 +101,25 @@ fn new_block() -> Result<KBox<Block>> {
     KBox::init(kernel::init::zeroed(), GFP_KERNEL)
 }
 
+/// Calls `f(block, offset in the block, piece)` for the pieces of `buf` (bytes
+/// from `pos` on) that each lie in one block, in order; stops at the first error.
+fn by_block(
+    pos: u64,
+    buf: &mut [u8],
+    mut f: impl FnMut(u64, usize, &mut [u8]) -> Result,
+) -> Result {
+    let bs = BLOCK_SIZE as u64;
+    let mut done = 0usize;
+    while done < buf.len() {
+        let at = pos.checked_add(done as u64).ok_or(EINVAL)?;
+        let in_blk = (at % bs) as usize;
+        let n = core::cmp::min(BLOCK_SIZE - in_blk, buf.len() - done);
+        f(at / bs, in_blk, buf.get_mut(done..done + n).ok_or(EINVAL)?)?;
+        done += n;
+    }
+    Ok(())
+}
+
 impl Blob {
     /// A blob read as it is.
     pub(crate) fn unverified(file: BackingFile, id: u16) -> Self {
@@ -123,12 +143,11 @@ impl Blob {
         }
     }
 
-    /// Keeps this blob's verified blocks in the mount's cache, and limits its
-    /// messages by the mount's rate limit, from now on.
+    /// Keeps this blob's verified blocks (and, unverified, the metadata blocks
+    /// [`Self::read_meta_at`] reads) in the mount's cache, and limits its messages
+    /// by the mount's rate limit, from now on.
     pub(crate) fn attach(&mut self, shared: &Arc<MountShared>) {
-        if self.tree.is_some() {
-            self.shared = Some(shared.clone());
-        }
+        self.shared = Some(shared.clone());
     }
 
     /// The mount's cache, once attached.
@@ -187,6 +206,47 @@ impl Blob {
         self.read_checked(image, pos, buf, true)
     }
 
+    /// Reads `buf.len()` metadata bytes at `pos` (inodes, xattrs, chunk table
+    /// entries: parts of blocks), as [`Self::read_exact_at`] does. On an
+    /// unverified blob the blocks also go through the mount's cache (a verified
+    /// one keeps its blocks read in part there already), so a walk costs one
+    /// backing-file read per metadata block, not one per access: on a backing
+    /// file system without a page cache each of those would be a round trip.
+    pub(crate) fn read_meta_at(&self, image: &BStr, pos: u64, buf: &mut [u8]) -> Result {
+        let (None, Some(cache)) = (&self.tree, self.cache()) else {
+            return self.read_exact_at(image, pos, buf);
+        };
+        let mut bounce: Option<KBox<Block>> = None;
+        by_block(pos, buf, |blk, in_blk, dst| {
+            let at = blk * BLOCK_SIZE as u64 + in_blk as u64;
+            let key = cache_key(KIND_DATA, self.id, blk);
+            if blk > u64::from(u32::MAX) {
+                // Past what a key holds (a sparse image over 16 TiB): uncached.
+                return self.file.read_exact_at(at, dst);
+            }
+            if cache.read(key, in_blk, dst) {
+                return Ok(());
+            }
+            let b = match &mut bounce {
+                Some(b) => b,
+                None => bounce.insert(new_block()?),
+            };
+            if self
+                .file
+                .read_exact_at(at - in_blk as u64, &mut b[..])
+                .is_err()
+            {
+                // No whole block there (an image not a whole number of blocks
+                // long): read just the bytes asked for, uncached.
+                return self.file.read_exact_at(at, dst);
+            }
+            dst.copy_from_slice(b.get(in_blk..in_blk + dst.len()).ok_or(EINVAL)?);
+            // Not kept (no memory): read again next time.
+            let _ = cache.insert(key, b);
+            Ok(())
+        })
+    }
+
     /// [`Self::read_exact_at`] without fetching.
     /// A mismatch is reported unless `report` is false.
     fn read_checked(&self, image: &BStr, pos: u64, buf: &mut [u8], report: bool) -> Result {
@@ -194,47 +254,39 @@ impl Blob {
             return self.file.read_exact_at(pos, buf);
         };
         self.check_run(image, pos, buf.len())?;
-        let bs = BLOCK_SIZE as u64;
-        let mut done = 0usize;
         let mut bounce: Option<KBox<Block>> = None;
-        while done < buf.len() {
-            let at = pos + done as u64;
-            let blk = at / bs;
-            let in_blk = (at % bs) as usize;
-            let n = core::cmp::min(BLOCK_SIZE - in_blk, buf.len() - done);
-            let dst = buf.get_mut(done..done + n).ok_or(EINVAL)?;
-            if n == BLOCK_SIZE {
+        by_block(pos, buf, |blk, in_blk, dst| {
+            let start = blk * BLOCK_SIZE as u64;
+            if dst.len() == BLOCK_SIZE {
                 // A whole block: read it in place, then check it. Whatever fails,
                 // no unverified byte is left in `dst`.
                 let checked = self
                     .file
-                    .read_exact_at(blk * bs, dst)
+                    .read_exact_at(start, dst)
                     .and_then(|()| self.verify(image, tree, blk, dst, report));
-                if let Err(e) = checked {
+                if checked.is_err() {
                     dst.fill(0);
-                    return Err(e);
                 }
-            } else if self
-                .cache()
-                .is_some_and(|c| c.read(cache_key(KIND_DATA, self.id, blk), in_blk, dst))
-            {
-                // Served from the cache of verified blocks.
-            } else {
-                let b = match &mut bounce {
-                    Some(b) => b,
-                    None => bounce.insert(new_block()?),
-                };
-                self.file.read_exact_at(blk * bs, &mut b[..])?;
-                self.verify(image, tree, blk, &b[..], report)?;
-                dst.copy_from_slice(b.get(in_blk..in_blk + n).ok_or(EINVAL)?);
-                if let Some(cache) = self.cache() {
-                    // Not kept (no memory): read and checked again next time.
-                    let _ = cache.insert(cache_key(KIND_DATA, self.id, blk), b);
-                }
+                return checked;
             }
-            done += n;
-        }
-        Ok(())
+            let key = cache_key(KIND_DATA, self.id, blk);
+            if self.cache().is_some_and(|c| c.read(key, in_blk, dst)) {
+                // Served from the cache of verified blocks.
+                return Ok(());
+            }
+            let b = match &mut bounce {
+                Some(b) => b,
+                None => bounce.insert(new_block()?),
+            };
+            self.file.read_exact_at(start, &mut b[..])?;
+            self.verify(image, tree, blk, &b[..], report)?;
+            dst.copy_from_slice(b.get(in_blk..in_blk + dst.len()).ok_or(EINVAL)?);
+            if let Some(cache) = self.cache() {
+                // Not kept (no memory): read and checked again next time.
+                let _ = cache.insert(key, b);
+            }
+            Ok(())
+        })
     }
 
     /// Reads `len` bytes at `pos` straight into the whole folios `range` of

@@ -5,10 +5,10 @@
 
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
-use kernel::ffi::c_int;
+use kernel::ffi::{c_int, c_ulong};
 
 use kernel::bindings;
-use kernel::error::from_result;
+use kernel::error::{from_err_ptr, from_result};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
@@ -94,6 +94,74 @@ impl Drop for LockedFolio {
     fn drop(&mut self) {
         // SAFETY: We own the lock (type invariant); the read failed.
         unsafe { c::rerofs_folio_end_read(self.0.as_ptr(), false) };
+    }
+}
+
+/// A page of an inode's own page cache, uptodate: read through the file system's
+/// [`FileSystem::read_folio`] (and so checked as file data is) when it was not
+/// cached, then served from the cache until reclaim drops it. This is how EROFS
+/// reads directories (`erofs_bread` on the directory's mapping).
+///
+/// # Invariants
+///
+/// `folio` is a valid, uptodate folio on which we hold one reference, and
+/// `offset` is the page-aligned offset of the page asked for inside it.
+pub(crate) struct CachedPage {
+    folio: NonNull<bindings::folio>,
+    offset: usize,
+}
+
+impl CachedPage {
+    /// Page `index` of `inode`'s page cache, read if it is not cached (`EIO` if
+    /// that read fails).
+    pub(crate) fn read<T: FileSystem>(inode: &Inode<T>, index: u64) -> Result<Self> {
+        let idx = c_ulong::try_from(index).map_err(|_| EINVAL)?;
+        // SAFETY: `inode` is a valid inode (type invariant of `Inode`), whose mapping
+        // has the file system's `address_space_operations`.
+        let folio = from_err_ptr(unsafe { c::rerofs_read_inode_folio(inode.as_ptr(), idx) })?;
+        let folio = NonNull::new(folio).ok_or(EIO)?;
+        // SAFETY: `folio` is valid: we hold the reference `read_mapping_folio` took.
+        let (pos, size) = unsafe {
+            (
+                c::rerofs_folio_pos(folio.as_ptr()),
+                c::rerofs_folio_size(folio.as_ptr()),
+            )
+        };
+        let offset = index
+            .checked_mul(PAGE_SIZE as u64)
+            .and_then(|p| p.checked_sub(u64::try_from(pos).ok()?))
+            .and_then(|o| usize::try_from(o).ok())
+            .filter(|&o| o < size);
+        let Some(offset) = offset else {
+            // SAFETY: We hold one reference and give it back.
+            unsafe { c::rerofs_folio_put(folio.as_ptr()) };
+            return Err(EINVAL);
+        };
+        // INVARIANT: `read_mapping_folio` returned the folio with a reference, and
+        // only once it is uptodate; the page lies inside it (checked above).
+        Ok(Self { folio, offset })
+    }
+
+    /// Runs `f` on the page's bytes, mapped.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        // SAFETY: The folio is valid and `offset` is a page inside it (type invariant).
+        let addr = unsafe { c::rerofs_kmap_local_folio(self.folio.as_ptr(), self.offset) };
+        // SAFETY: `kmap_local_folio` maps the whole page. The folio is uptodate and
+        // belongs to a read-only file system's mapping: nothing writes it while we
+        // hold our reference.
+        let page = unsafe { core::slice::from_raw_parts(addr.cast::<u8>(), PAGE_SIZE) };
+        let r = f(page);
+        // SAFETY: `addr` came from `kmap_local_folio` above and is unmapped once, after
+        // the last use of `page`.
+        unsafe { c::rerofs_kunmap_local(addr) };
+        r
+    }
+}
+
+impl Drop for CachedPage {
+    fn drop(&mut self) {
+        // SAFETY: We hold one reference (type invariant) and give it back.
+        unsafe { c::rerofs_folio_put(self.folio.as_ptr()) };
     }
 }
 

@@ -49,7 +49,7 @@ mod xattr;
 pub(crate) use cache::BlockCache;
 pub(crate) use dir::DirEmitter;
 pub(crate) use file::BackingFile;
-pub(crate) use folio::{read_async, FolioBatch, LockedFolio, MAX_BATCH};
+pub(crate) use folio::{read_async, CachedPage, FolioBatch, LockedFolio, MAX_BATCH};
 pub(crate) use inode::{iget_locked, Got, Inode, InodeParams, InodeRef, InodeType};
 pub(crate) use options::{RawOptions, IO_BUFFERED, VERITY_OFF, VERITY_REQUIRE};
 pub(crate) use registration::Registration;

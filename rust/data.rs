@@ -228,6 +228,14 @@ fn end(batch: &mut FolioBatch, i: usize, r: &Result) {
 /// read workqueue, in two halves (two CPUs), while the reader goes on.
 const PARALLEL_MIN_BLOCKS: usize = 8;
 
+/// With `io=direct`, runs of at least this many blocks (128 KiB: the long runs of
+/// a sequential stream) bypass the blob's page cache; shorter ones (a small file
+/// read whole) stay buffered, so that the backing file's readahead brings the
+/// files that follow in the blob, which a tree walk reads next. Measured (bench
+/// tree-read, 5,000 kernel source files): with direct I/O from 8 blocks on, a
+/// verified walk read 387 files/s, buffered 510.
+const DIRECT_MIN_BLOCKS: usize = 32;
+
 /// A run read into its folios (or part of one), to be finished block by block:
 /// what [`finish_run`] needs on a worker (owned: the run outlives `readahead`).
 #[derive(Clone, Copy)]
@@ -490,7 +498,7 @@ fn read_run(
         // Short runs (small files) are read buffered: the backing file's own
         // readahead then brings the files that follow in the blob too, which a
         // tree walk reads next; long runs (io=direct) are read around it.
-        let direct = asynchronous && sbi.direct_io();
+        let direct = k >= DIRECT_MIN_BLOCKS && sbi.direct_io();
         let started = if asynchronous {
             crate::vfs::read_async(
                 inode,

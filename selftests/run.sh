@@ -421,7 +421,7 @@ for ((k = 0; k < nshards; k++)); do
 		for attempt in 1 2; do
 			RERO_VM_LOCK=${RERO_SHARD_LOCKS:-/tmp/rerofs-vm-shard}$k.lock "$here/vm-run" "${vm_args[@]}" "${kml[@]}" \
 				--idle-timeout "$idle" --timeout "${RERO_SELFTEST_TIMEOUT:-10800}" -- \
-				env RERO_SELFTEST_IMAGES="${shard_groups[k]# }" "$here/guest/main.sh" \
+				env RERO_SELFTEST_IMAGES="${shard_groups[k]# }" RERO_BIN="$rerofs" "$here/guest/main.sh" \
 				>"$out/guest-$k.log" 2>"$out/guest-$k.err" &
 			vp=$!
 			# Live progress on stderr (the results are printed once, below).

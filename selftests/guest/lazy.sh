@@ -9,8 +9,9 @@
 # with -o blobdir=DIR,ondemand. Bytes fetched are counted twice: fetchd's own
 # statistics (--stats) and the registry's access log (206 responses).
 
-# (Sourced before main.sh's main runs: $TOP is not set yet. make check does not
-# pass RERO_BIN into the guest: the release build of the checkout is used.)
+# (Sourced before main.sh's main runs: $TOP is not set yet. run.sh passes the
+# binary it made the images with as RERO_BIN; without it, the release build of
+# the checkout is used.)
 LZ_BIN=${RERO_BIN:-${RERO_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tools/target/release/rerofs}
 LZ_REG=/usr/bin/docker-registry
 LZ_PORT=5714

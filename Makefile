@@ -23,7 +23,7 @@ module: kernel
 	echo "module: $(TOP)/rerofs.ko"
 
 test-format:
-	@cd rust/format && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$$PATH cargo test -q 2>&1 | tail -n 20
+	@cd rust/format && cargo test -q 2>&1 | tail -n 20
 
 # Userspace CLI (rerofs mkfs/fsck/inspect); installed also as mkfs.rerofs and
 # fsck.rerofs so that `mkfs -t rerofs` and `fsck -t rerofs` work.

@@ -60,7 +60,7 @@ command -v mkfs.erofs >/dev/null || die "mkfs.erofs not found (apt-get install e
 if [ -n "${RERO_BIN:-}" ]; then
 	rerofs=$RERO_BIN
 else
-	(cd "$TOP/tools" && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH "${CARGO:-cargo}" build -q --release) || die "cargo build --release failed"
+	(cd "$TOP/tools" && "${RERO_CARGO:-${CARGO:-cargo}}" build -q --release) || die "cargo build --release failed"
 	rerofs=$TOP/tools/target/release/rerofs
 fi
 [ -x "$rerofs" ] || die "$rerofs: not executable"

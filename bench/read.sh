@@ -87,7 +87,7 @@ if ! command -v veritysetup >/dev/null; then
 fi
 rerofs=${RERO_BIN:-$TOP/tools/target/release/rerofs}
 if [ -z "${RERO_BIN:-}" ]; then
-	(cd "$TOP/tools" && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH cargo build -q --release) ||
+	(cd "$TOP/tools" && "${RERO_CARGO:-cargo}" build -q --release) ||
 		{ echo "bench/read.sh: cannot build the rerofs tools" >&2; exit 1; }
 fi
 [ -f "$TOP/rerofs.ko" ] || { echo "bench/read.sh: build the module first (make module)" >&2; exit 1; }

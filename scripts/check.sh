@@ -27,6 +27,14 @@ fail_all() {
 }
 
 timed setup bash scripts/setup-host.sh || fail_all "host set-up failed"
+# The userspace crates build with rustup's toolchain where there is one (the
+# machine's own; it also runs clippy, which then reuses the build scripts and
+# proc-macros of the build), else with Debian's cargo. Measured: the release
+# build of the tools takes 151 CPU-s with rustup's rustc and 238 with Debian's
+# rustc-web, and clippy after it 33 CPU-s instead of 96.
+RERO_CARGO=$HOME/.cargo/bin/cargo
+{ [ -x "$RERO_CARGO" ] && "$RERO_CARGO" --version >/dev/null 2>&1; } || RERO_CARGO=/usr/bin/cargo
+export RERO_CARGO
 timed kernel bash scripts/build-kernel.sh >/dev/null || fail_all "test kernel build failed"
 if timed module make -s module; then
 	passed=$((passed + 1)); echo "ok - module builds without warnings"
@@ -35,7 +43,7 @@ else
 fi
 
 # The release tools first: the selftests make their images with them.
-if ! timed "tools (release build)" bash -c 'cd tools && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH cargo build -q --release' >&2; then
+if ! timed "tools (release build)" bash -c 'cd tools && "$RERO_CARGO" build -q --release' >&2; then
 	echo "check: cannot build the rerofs tools" >&2
 fi
 
@@ -58,7 +66,7 @@ cargo_tests() { # DIR
 	local log p f t0
 	log=$(mktemp)
 	t0=$(date +%s)
-	(cd "$1" && PATH=/usr/bin:/bin:/usr/sbin:/sbin cargo test --release 2>&1) | tee "$log" | grep -E '^test |test result|panicked|^  left:|^ right:|error' >&2
+	(cd "$1" && PATH=/usr/bin:/bin:/usr/sbin:/sbin "$RERO_CARGO" test --release 2>&1) | tee "$log" | grep -E '^test |test result|panicked|^  left:|^ right:|error' >&2
 	read -r p f < <(awk '/^test result:/ {for (i = 1; i <= NF; i++) {if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1)}} END {print p + 0, f + 0}' "$log")
 	if ! grep -q '^test result:' "$log" || grep -q '^error' "$log"; then f=$((f + 1)); echo "check: cargo test in $1 did not run cleanly" >&2; fi
 	echo "# $1: $p passed, $f failed"

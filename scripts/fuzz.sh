@@ -90,7 +90,7 @@ make_images() {
 	printf '%s\n' "$img/plain.erofs" "$img/noinline.erofs" "$img/extended.erofs" \
 		"$img/chunk4k.erofs" "$img/blobdev.erofs,$img/blob.dev" >>"$W/images.list"
 	if ! [ -x "$rerofs" ]; then
-		(cd tools && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH cargo build -q --release) >&2 || return 1
+		(cd tools && "${RERO_CARGO:-cargo}" build -q --release) >&2 || return 1
 	fi
 	local kind opt
 	for kind in verity noverity; do
@@ -123,7 +123,7 @@ mkdir -p "$W"
 make_images >&2 || fail "cannot make the seed images"
 rm -rf "$W/seeds"
 mapfile -t images <"$W/images.list"
-(cd rust/format && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH cargo run -q --example fuzz_seeds -- "$W/seeds" "${images[@]}") >&2 ||
+(cd rust/format && "${RERO_CARGO:-cargo}" run -q --example fuzz_seeds -- "$W/seeds" "${images[@]}") >&2 ||
 	fail "cannot cut the seed corpora (cargo run --example fuzz_seeds)"
 # Built without a sanitizer: the format crate has no unsafe code, so ASan would
 # find nothing the Rust checks do not, at half the speed. Release build with

@@ -31,7 +31,7 @@ done
 [ "$per" -gt 0 ] || per=1000
 rerofs=${RERO_BIN:-$top/tools/target/release/rerofs}
 if [ -z "${RERO_BIN:-}" ]; then
-	(cd "$top/tools" && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH cargo build -q --release) ||
+	(cd "$top/tools" && "${RERO_CARGO:-cargo}" build -q --release) ||
 		{ echo "fuzz-guest: cannot build the rerofs tools" >&2; exit 2; }
 fi
 [ -f "$top/rerofs.ko" ] || { echo "fuzz-guest: no $top/rerofs.ko (make module)" >&2; exit 2; }

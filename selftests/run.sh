@@ -169,7 +169,7 @@ vd=$out/verity
 # RERO_BIN: a rerofs binary already built (make check builds it once).
 rerofs=${RERO_BIN:-$top/tools/target/release/rerofs}
 if [ -z "${RERO_BIN:-}" ]; then
-	(cd "$top/tools" && PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH cargo build -q --release) ||
+	(cd "$top/tools" && "${RERO_CARGO:-cargo}" build -q --release) ||
 		fail_setup "cannot build the rerofs tools"
 fi
 mkdir -p "$vd/keys" "$out/trees/verity" || fail_setup "cannot create $vd"

@@ -4,7 +4,8 @@
 //! with the format crate's one extent mapper (`format::map`, as `erofs_map_blocks`
 //! and `erofs_map_dev` do), the page cache's `read_folio`/`readahead` (one
 //! backing-file read per contiguous run of a batch, straight into the folios, then
-//! each block verified and decrypted), and whole-block reads for directories.
+//! each block verified and decrypted). Directories are read through their own
+//! page cache with the same `read_folio` (`dir::with_dir_block`).
 
 use kernel::prelude::*;
 
@@ -144,12 +145,7 @@ fn finish_block(
 /// Fills `out` (one block) with file block `index` of `ii`, zero-padded past EOF.
 /// Returns the number of file bytes in the block (0 for holes and beyond EOF is
 /// fine: the caller knows the file size).
-pub(crate) fn read_block(
-    sbi: &SbInfo,
-    ii: &InodeInfo,
-    index: u64,
-    out: &mut [u8],
-) -> Result<usize> {
+fn read_block(sbi: &SbInfo, ii: &InodeInfo, index: u64, out: &mut [u8]) -> Result<usize> {
     let start = index.checked_mul(BS).ok_or(EINVAL)?;
     let Some(e) = map_extent(sbi, ii, start, out.len() as u64)? else {
         out.fill(0);

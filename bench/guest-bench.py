@@ -171,24 +171,29 @@ def files_under(top):
 # Workloads. Each takes the contender's mount point and returns (seconds, amount)
 # where amount is bytes for MB/s figures and operations for ops/s figures.
 
-def profile(c, mnt, plan):
-    """A cold sequential read of contender c under `perf record` (cpu-clock, all
+def profile(spec, plan):
+    """One cold run of a workload (SPEC: CONTENDER[:WORKLOAD], WORKLOAD seq (the
+    default), rand, tree-read or tree-stat) under `perf record` (cpu-clock, all
     CPUs: there is no PMU in an emulated guest); prints the top symbols."""
-    if c not in CONTENDERS:
-        raise SystemExit("--profile: no contender %s" % c)
-    data = ROOT + "/perf-%s.data" % c
+    c, _, w = spec.partition(":")
+    w = w or "seq"
+    work = {"seq": w_seq, "rand": w_rand, "tree-read": w_tree_read, "tree-stat": w_tree_stat}.get(w)
+    if c not in CONTENDERS or work is None:
+        raise SystemExit("--profile: no contender %s or no workload %s" % (c, w))
+    mnt = "%s/%s" % (ROOT, c)
+    data = ROOT + "/perf-%s-%s.data" % (c, w)
     drop_caches()
     p = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-a", "-o", data],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
-    s = w_seq(mnt, plan)
+    s = work(mnt, plan)
     p.send_signal(signal.SIGINT)
     p.wait()
-    log("profile of %s, seq-cold %.2f s (perf record -e cpu-clock -a; top symbols):" % (c, s[0]))
+    log("profile of %s, %s cold %.2f s (perf record -e cpu-clock -a; top symbols):" % (c, w, s[0]))
     out = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "sym", "--stdio", "-q"],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
     for line in [ln for ln in out.splitlines() if ln.strip()][:40]:
-        print("# perf %s: %s" % (c, line.strip()), flush=True)
+        print("# perf %s %s: %s" % (c, w, line.strip()), flush=True)
 
 
 def w_seq(mnt, plan):
@@ -361,8 +366,8 @@ def main():
             add("mount-1k", c, (time.monotonic() - t0, 1))
             log("rep %d %s mount+umount: %.3f s" % (rep, c, samples["mount-1k"][c][-1][0]))
 
-    for c in [c for c in os.environ.get("RERO_BENCH_PROFILE", "").split(",") if c]:
-        profile(c, "%s/%s" % (ROOT, c), plan)
+    for spec in [c for c in os.environ.get("RERO_BENCH_PROFILE", "").split(",") if c]:
+        profile(spec, plan)
 
     # rerofs shows the same files with the same bytes as the C driver (whose
     # contenders all read the one mkfs.erofs image).

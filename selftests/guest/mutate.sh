@@ -6,7 +6,7 @@
 # metadata re-sealed for the "resealed" mounts), mounts, walks and unmounts
 # each image in one process (mount(2) by ctypes: no exec per image).
 #
-# Environment: RERO_MUTATE_N (images, default 90: the short run of make
+# Environment: RERO_MUTATE_N (images, default 60: the short run of make
 # check), RERO_MUTATE_START (first case number, default 0), RERO_MUTATE_SEED
 # (campaign number, default 1). The regression cases
 # (selftests/guest/mutate-regressions.txt) are replayed first. Findings
@@ -53,7 +53,7 @@ mu_clean() { # the kernel log since the campaign started has no report
 }
 
 mutate_tests() {
-	local n=${RERO_MUTATE_N:-90} start=${RERO_MUTATE_START:-0} seed=${RERO_MUTATE_SEED:-1}
+	local n=${RERO_MUTATE_N:-60} start=${RERO_MUTATE_START:-0} seed=${RERO_MUTATE_SEED:-1}
 	ktest "mutation campaign: $n mutated images of 8 seed images (11 mount kinds) mount or fail cleanly (campaign $seed, cases $start..$((start + n - 1)), plus the regression cases)" \
 		mu_campaign "$n" "$start" "$seed"
 	ktest "mutation campaign: no oops/KASAN/UBSAN/lockdep/hung-task report in the kernel log" mu_clean

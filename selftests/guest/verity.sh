@@ -81,7 +81,7 @@ v_corrupt() { # IMG DIR: veritytest corrupt on a tmpfs copy, then dmesg must be 
 	[ -f "$1" ] || { echo "$1 not found"; return 1; }
 	cp "$1" "$WORK/img/corrupt.img" || return 1
 	dmesg_mark
-	timeout -k 5 900 "${PY[@]}" "$VT" corrupt "$WORK/img/corrupt.img" "$2" 60 "$VD/chunk65536.ranges" || return 1
+	timeout -k 5 900 "${PY[@]}" "$VT" corrupt "$WORK/img/corrupt.img" "$2" 30 "$VD/chunk65536.ranges" || return 1
 	rm -f "$WORK/img/corrupt.img"
 	if dmesg_match "$DMESG_BAD"; then return 1; fi
 	echo "rerofs said: $(dmesg_new | grep -c rerofs) lines, e.g.:"
@@ -213,7 +213,7 @@ verity_campaign_tests() {
 	# The signed image must mount in this guest too (a tamper case passes when its
 	# mount is refused: with the signer unknown, every case would pass unread).
 	ktest "verity campaigns: keyctl padd the test CA's certificate to .rerofs" v_padd "$VD/ca.der"
-	ktest "corrupt campaign: 60 damaged copies of an unverified image (inodes, xattrs, dirents, chunk tables) mount or fail cleanly, no oops/KASAN" \
+	ktest "corrupt campaign: 30 damaged copies of an unverified image (inodes, xattrs, dirents, chunk tables) mount or fail cleanly, no oops/KASAN" \
 		v_corrupt "$IMAGES/chunk65536.img" "$m/c"
 	ktest "verity: tamper campaign (one flipped byte per case, every region of every blob)" \
 		timeout -k 5 1200 "${PY[@]}" "$VT" tamper "$v/meta.img" "$v/blobs" "$m/t" "$VD/ref.json"

@@ -220,7 +220,7 @@ def flip(path, off):
         f.write(bytes([b[0] ^ 0xFF]))
 
 
-def cmd_tamper(meta, blobdir, mnt, refp, max_meta=24, max_data=10):
+def cmd_tamper(meta, blobdir, mnt, refp, max_meta=24, max_data=6):
     ref = json.load(open(refp))
     rng = random.Random(20261201)
     blobs = [("metadata blob", meta, sb_blocks(meta) * BS, True)]

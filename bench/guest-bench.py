@@ -62,6 +62,22 @@ def drop_caches():
         f.write("3\n")
 
 
+def disk_reads():
+    """(read requests completed, KiB read) of the guest's disk so far: every
+    contender's data comes from it (through ext4, a loop device or dm)."""
+    try:
+        with open("/sys/block/vda/stat") as f:
+            v = f.read().split()
+        return int(v[0]), int(v[2]) // 2
+    except (OSError, IndexError, ValueError):
+        return 0, 0
+
+
+def io_since(r0):
+    r1 = disk_reads()
+    return "vda: %d reads, %d KiB" % (r1[0] - r0[0], r1[1] - r0[1])
+
+
 def meminfo(key):
     with open("/proc/meminfo") as f:
         for line in f:
@@ -342,19 +358,22 @@ def main():
             mnt = "%s/%s" % (ROOT, c)
             drop_caches()
             before = meminfo("Cached")
+            r0 = disk_reads()
             s = w_seq(mnt, plan)
+            io = io_since(r0)
             cached = meminfo("Cached") - before
             add("seq-cold", c, s)
             add("pagecache", c, (1.0, cached))
             add("seq-warm", c, w_seq(mnt, plan))
-            log("rep %d %s seq: cold %.2f s, warm %.2f s, +%d MiB cached"
-                % (rep, c, s[0], samples["seq-warm"][c][-1][0], cached >> 20))
+            log("rep %d %s seq: cold %.2f s, warm %.2f s, +%d MiB cached (cold %s)"
+                % (rep, c, s[0], samples["seq-warm"][c][-1][0], cached >> 20, io))
         for name, fn in (("rand-4k", w_rand), ("tree-read", w_tree_read), ("tree-stat", w_tree_stat)):
             for c in order:
                 drop_caches()
+                r0 = disk_reads()
                 s = fn("%s/%s" % (ROOT, c), plan)
                 add(name, c, s)
-                log("rep %d %s %s: %.2f s" % (rep, c, name, s[0]))
+                log("rep %d %s %s: %.2f s (%s)" % (rep, c, name, s[0], io_since(r0)))
         for c in order:
             s, t, d = src[c][1]
             mnt = "%s/m1k-%s" % (ROOT, c)

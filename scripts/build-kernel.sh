@@ -26,7 +26,7 @@ if ! [ -f "$SRC/.rerofs-unpacked" ]; then
 fi
 rm -rf "$KDIR" && mkdir -p "$KDIR"
 log=$KDIR/build.log
-echo "kernel: building in $KDIR (log: $log); about 12 min on an idle 2-core machine, 20 on a busy one" >&2
+echo "kernel: building in $KDIR (log: $log); 12 to 15 min on an idle 2-core machine, 20 or more on a busy one" >&2
 start=$(date +%s)
 # The test CA goes into the builtin trusted keyring, so that its certificate, and
 # certificates it signs, may be added to rerofs's restricted .rerofs keyring. Its path is only known here, so it is not in the fragment.

@@ -27,6 +27,14 @@ fail_all() {
 }
 
 timed setup bash scripts/setup-host.sh || fail_all "host set-up failed"
+# The host's speed now and at the end: machines of this kind differ, and one
+# machine's speed varies from hour to hour (the same make check took 725 s and
+# 1,055 s an hour apart): compare the figures of two runs with these.
+host_speed() {
+	openssl speed -seconds 2 -bytes 4096 sha256 2>/dev/null |
+		awk '/^sha256/ {v = $2; sub(/k$/, "", v); printf "%.0f MB/s", v / 1000}'
+}
+speed0=$(host_speed)
 # The userspace crates build with rustup's toolchain where there is one (the
 # machine's own; it also runs clippy, which then reuses the build scripts and
 # proc-macros of the build), else with Debian's cargo. Measured: the release
@@ -165,6 +173,9 @@ fi
 rm -f "$st_log" "$st_log.rc" "$st_log.s"
 
 echo "# timings:"; printf '#   %s\n' "${timings[@]}"
+echo "# host speed (SHA-256 on one core, openssl, 4 KiB): ${speed0:-?} at the start, $(host_speed) at the end"
+tf=$(mktemp) && times >"$tf" && echo "# CPU time of the run's processes (user, system): $(tail -n 1 "$tf")"
+rm -f "$tf"
 echo "# kernel build dir: $(. scripts/env.sh; rero_kdir)"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

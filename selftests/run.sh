@@ -377,15 +377,16 @@ echo "run.sh: trees and images in $out ($(ms "$t0") ms)" >&2
 # kernel has no paravirt spinlocks under TCG). Alone on an idle machine a second
 # vCPU costs little (the default and verity groups: 154 CPU-s with two vCPUs,
 # 158 with one); in make check, guest 2 at one vCPU (and the kernel without a
-# tick on idle vCPUs, CONFIG_NO_HZ_IDLE) took make check from 1,220 s and 2,327
-# CPU-s to 725 s and 1,250 CPU-s (with the shorter campaigns, about 120 s of it):
-# the encrypt group 135 s -> 60 s, lazy 199 s -> 70 s, the same tests.
+# tick on idle vCPUs, CONFIG_NO_HZ_IDLE, and the shorter campaigns, about 120 s
+# of it) took make check from 1,220 s and 2,327 CPU-s to 725-1,055 s and
+# 1,250-2,007 CPU-s (three runs within two hours: the machine's speed varies):
+# the encrypt group 135 s -> 60-93 s, lazy 199 s -> 70-145 s, the same tests.
 #
 # The weights are the "# group NAME: N ms" lines of a make check (fresh clone,
 # eb53597: guest 2 with one vCPU), in seconds, as in guest 1: a group measured
-# in guest 2 is its time / 0.72 (groups not listed: 8); every run prints the
-# group times at its end. A group
-# in a guest without kmemleak is counted at $nokml_pct% of its weight. Pinned
+# in guest 2 is its time / 0.72, and a group placed in a guest without kmemleak
+# is counted at $nokml_pct% of its weight (groups not listed: 8); every run
+# prints the group times at its end. Pinned
 # groups first, then the others longest first, each to the shard whose load
 # after it is the least.
 declare -A weight=([faults]=173 [lazy]=97 [wide]=96 [security]=91 [default]=83 [encrypt]=83

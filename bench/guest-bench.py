@@ -28,6 +28,10 @@ MS_RDONLY = 1
 LIBC = ctypes.CDLL(None, use_errno=True)
 CONTENDERS = ["rerofs-off", "rerofs-on", "rerofs-on-buf", "rerofs-enc", "erofs-loop", "erofs-file", "erofs-dmverity",
               "erofs-fsverity", "erofs-dmcrypt-verity"]
+# mount-1k only: C EROFS file-backed mounting rerofs's own 1,000-blob image with
+# one `device=` per blob file, in slot order: the same files rerofs-off opens
+# (the other C contenders mount a one-device image of the same files).
+MOUNT_ONLY = ["erofs-blobs"]
 # dm-crypt of the encrypted peer: as rerofs's data units (AES-256-XTS, 4096-byte
 # sectors, the plain64 IV).
 DMCRYPT = ["--type", "plain", "--cipher", "aes-xts-plain64", "--key-size", "512", "--sector-size", "4096"]
@@ -48,6 +52,51 @@ def mount(src, dst, fstype, data=None):
     if LIBC.mount(src.encode(), dst.encode(), fstype.encode(), MS_RDONLY, d):
         e = ctypes.get_errno()
         raise SystemExit("mount %s on %s (%s, %s): %s" % (src, dst, fstype, data, os.strerror(e)))
+
+
+# The new mount API (x86_64 syscall numbers): a C EROFS mount with one `device=`
+# per blob, as many as the image has, which mount(2)'s one-page option string
+# cannot carry.
+SYS_MOVE_MOUNT, SYS_FSOPEN, SYS_FSCONFIG, SYS_FSMOUNT = 429, 430, 431, 432
+FSCONFIG_SET_STRING, FSCONFIG_CMD_CREATE = 1, 6
+MOUNT_ATTR_RDONLY, MOVE_MOUNT_F_EMPTY_PATH = 0x1, 0x4
+
+
+def mount_devices(src, dst, fstype, devices):
+    """Mounts SRC (fstype) on DST read-only with one `device=` per entry of DEVICES
+    (fsopen, fsconfig, fsmount, move_mount)."""
+    os.makedirs(dst, exist_ok=True)
+    sc = LIBC.syscall
+
+    def check(r, what):
+        if r < 0:
+            e = ctypes.get_errno()
+            raise SystemExit("mount %s on %s (%s, %d devices): %s: %s"
+                             % (src, dst, fstype, len(devices), what, os.strerror(e)))
+        return r
+    fd = check(sc(SYS_FSOPEN, fstype.encode(), 0), "fsopen")
+    try:
+        check(sc(SYS_FSCONFIG, fd, FSCONFIG_SET_STRING, b"source", src.encode(), 0), "fsconfig source")
+        for d in devices:
+            check(sc(SYS_FSCONFIG, fd, FSCONFIG_SET_STRING, b"device", d.encode(), 0), "fsconfig device")
+        check(sc(SYS_FSCONFIG, fd, FSCONFIG_CMD_CREATE, None, None, 0), "fsconfig create")
+        mfd = check(sc(SYS_FSMOUNT, fd, 0, MOUNT_ATTR_RDONLY), "fsmount")
+        try:
+            check(sc(SYS_MOVE_MOUNT, mfd, b"", -100, dst.encode(), MOVE_MOUNT_F_EMPTY_PATH), "move_mount")
+        finally:
+            os.close(mfd)
+    finally:
+        os.close(fd)
+
+
+def do_mount(entry, dst):
+    """Mounts one contender's source ENTRY: (src, fstype, options) for mount(2), or
+    (src, fstype, [device, ...]) for the new mount API."""
+    s, t, d = entry
+    if isinstance(d, list):
+        mount_devices(s, dst, t, d)
+    else:
+        mount(s, dst, t, d)
 
 
 def umount(dst):
@@ -151,6 +200,8 @@ def sources():
                            (DISK + "/erofs1k-fsv.img", "erofs", None)],
         "erofs-dmcrypt-verity": [("/dev/mapper/bench-dmc-erofs", "erofs", None),
                                  ("/dev/mapper/bench-dmc-erofs1k", "erofs", None)],
+        "erofs-blobs": [None, (DISK + "/meta1k.img", "erofs",
+                               ["%s/%s" % (blobs1k, t) for t in read_text(DISK + "/meta1k.devices").split()])],
     }
 
 
@@ -187,14 +238,22 @@ def files_under(top):
 # Workloads. Each takes the contender's mount point and returns (seconds, amount)
 # where amount is bytes for MB/s figures and operations for ops/s figures.
 
-def profile(spec, plan):
+def profile(spec, plan, src):
     """One cold run of a workload (SPEC: CONTENDER[:WORKLOAD], WORKLOAD seq (the
-    default), rand, tree-read or tree-stat) under `perf record` (cpu-clock, all
-    CPUs: there is no PMU in an emulated guest); prints the top symbols."""
+    default), rand, tree-read, tree-stat or mount (mount + umount of the
+    1,000-blob image)) under `perf record` (cpu-clock, all CPUs: there is no PMU
+    in an emulated guest); prints the top symbols."""
     c, _, w = spec.partition(":")
     w = w or "seq"
-    work = {"seq": w_seq, "rand": w_rand, "tree-read": w_tree_read, "tree-stat": w_tree_stat}.get(w)
-    if c not in CONTENDERS or work is None:
+
+    def w_mount(mnt, _plan):
+        t0 = time.monotonic()
+        do_mount(src[c][1], mnt + "-m1k")
+        umount(mnt + "-m1k")
+        return (time.monotonic() - t0, 1)
+    work = {"seq": w_seq, "rand": w_rand, "tree-read": w_tree_read, "tree-stat": w_tree_stat,
+            "mount": w_mount}.get(w)
+    if c not in CONTENDERS + MOUNT_ONLY or (c in MOUNT_ONLY and w != "mount") or work is None:
         raise SystemExit("--profile: no contender %s or no workload %s" % (c, w))
     mnt = "%s/%s" % (ROOT, c)
     data = ROOT + "/perf-%s-%s.data" % (c, w)
@@ -374,19 +433,18 @@ def main():
                 s = fn("%s/%s" % (ROOT, c), plan)
                 add(name, c, s)
                 log("rep %d %s %s: %.2f s (%s)" % (rep, c, name, s[0], io_since(r0)))
-        for c in order:
-            s, t, d = src[c][1]
+        for c in order + MOUNT_ONLY:
             mnt = "%s/m1k-%s" % (ROOT, c)
             os.makedirs(mnt, exist_ok=True)
             drop_caches()
             t0 = time.monotonic()
-            mount(s, mnt, t, d)
+            do_mount(src[c][1], mnt)
             umount(mnt)
             add("mount-1k", c, (time.monotonic() - t0, 1))
             log("rep %d %s mount+umount: %.3f s" % (rep, c, samples["mount-1k"][c][-1][0]))
 
     for spec in [c for c in os.environ.get("RERO_BENCH_PROFILE", "").split(",") if c]:
-        profile(spec, plan)
+        profile(spec, plan, src)
 
     # rerofs shows the same files with the same bytes as the C driver (whose
     # contenders all read the one mkfs.erofs image).
@@ -394,12 +452,15 @@ def main():
     for c in ("rerofs-off", "rerofs-on", "rerofs-on-buf", "rerofs-enc", "erofs-dmcrypt-verity"):
         if tree_sums("%s/%s" % (ROOT, c)) != want:
             raise SystemExit("contents of %s differ from erofs-file" % c)
-    s, t, d = src["rerofs-on"][1]
-    mount(s, ROOT + "/m1k-check", t, d)
-    got = len(os.listdir(ROOT + "/m1k-check"))
-    umount(ROOT + "/m1k-check")
-    if got != info["mount_blobs"]:
-        raise SystemExit("the 1,000-blob image shows %d files, not %d" % (got, info["mount_blobs"]))
+    for c in ("rerofs-on", "erofs-blobs"):
+        do_mount(src[c][1], ROOT + "/m1k-check")
+        got = len(os.listdir(ROOT + "/m1k-check"))
+        # Every file of the image is in its own blob: reading them all reads every blob.
+        n = sum(read_all(ROOT + "/m1k-check/" + f) for f in os.listdir(ROOT + "/m1k-check"))
+        umount(ROOT + "/m1k-check")
+        if got != info["mount_blobs"] or n != 4096 * got:
+            raise SystemExit("%s: the 1,000-blob image shows %d files of %d bytes, not %d of %d"
+                             % (c, got, n, info["mount_blobs"], 4096 * info["mount_blobs"]))
     log("contents: rerofs-off == rerofs-on == rerofs-on-buf == rerofs-enc == erofs-dmcrypt-verity == erofs-file (%d files)"
         % len(want))
     for c in CONTENDERS:

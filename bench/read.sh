@@ -28,9 +28,10 @@
 #              31,000 files), files/s
 #   tree-stat  walk + lstat of every entry of that tree, ops/s
 #   mount-1k   mount + umount of an image of 1,000 data blobs (rerofs mkfs
-#              --blob-per-layer over 1,000 one-file layers; for the C driver an
-#              EROFS image of the same 1,000 files, one device: it has no blob
-#              devices without device= options), ops/s
+#              --blob-per-layer over 1,000 one-file layers), ops/s. The C driver
+#              mounts that same image file-backed with one device= per blob
+#              (erofs-blobs: the same files rerofs opens) and, as its other
+#              contenders, an EROFS image of the same 1,000 files in one device
 # Prints a table of medians with each figure's ratio to each C-driver contender
 # and writes build/bench/read-<UTC time>.json (also build/bench/read.json): the
 # guest's CPU model, SHA-256 driver and raw SHA-256 throughput measured in the
@@ -48,7 +49,7 @@
 #   --blobs N    data blobs of the mount image (default 1000)
 #   --out DIR    work directory (default build/bench-read)
 #   --profile C[:W][,C[:W]...]  after the measurements, one more cold run of
-#                workload W (seq, the default; rand, tree-read, tree-stat) on
+#                workload W (seq, the default; rand, tree-read, tree-stat, mount) on
 #                contender C under `perf record -e cpu-clock -a` in the guest,
 #                and its top 40 symbols (where the time goes)
 # Environment: RERO_BIN (a rerofs binary to use instead of building one),
@@ -125,6 +126,8 @@ d=$out/disk
 "$rerofs" mkfs -q --blob-per-layer --blob-dir "$d/blobs1k" "$d/meta1k.img" "$out"/layers/l*
 [ "$(ls "$d/blobs1k" | wc -l)" = "$blobs" ] ||
 	{ echo "bench/read.sh: the mount image has $(ls "$d/blobs1k" | wc -l) blobs, not $blobs" >&2; exit 1; }
+# Its blobs in slot order, for the C driver's device= options (erofs-blobs).
+"$rerofs" inspect --devices "$d/meta1k.img" >"$d/meta1k.devices"
 # Encrypted (keyed convergent encryption, verified): the same trees. The image
 # key goes to the guest's keyring from the disk (a benchmark's throwaway key).
 mkdir -p "$out/keys"

@@ -11,7 +11,8 @@ import os
 import statistics
 import sys
 
-C_DRIVER = ["erofs-loop", "erofs-file", "erofs-dmverity", "erofs-fsverity", "erofs-dmcrypt-verity"]
+# erofs-blobs: mount-1k only (C EROFS, the rerofs 1,000-blob image, a device= per blob).
+C_DRIVER = ["erofs-loop", "erofs-file", "erofs-dmverity", "erofs-fsverity", "erofs-dmcrypt-verity", "erofs-blobs"]
 # workload -> (unit, scale of amount/seconds, what the figure is)
 UNITS = {
     "seq-cold": ("MB/s", 1e-6),

@@ -5,6 +5,7 @@
  * the 6.12 Rust bindings). The file system logic is in Rust.
  */
 #include <linux/fs.h>
+#include <linux/fadvise.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
 #include <linux/seq_file.h>
@@ -409,6 +410,16 @@ int rerofs_init_fs_context(struct fs_context *fc)
 loff_t rerofs_file_size(struct file *file)
 {
 	return i_size_read(file->f_mapping->host);
+}
+
+/*
+ * Starts reading [pos, pos + len) of the file into its page cache without
+ * waiting (POSIX_FADV_WILLNEED): a later read of that range finds it there or
+ * in flight. Only a hint: errors are the caller's to ignore.
+ */
+int rerofs_file_willneed(struct file *file, loff_t pos, loff_t len)
+{
+	return vfs_fadvise(file, pos, len, POSIX_FADV_WILLNEED);
 }
 
 umode_t rerofs_file_mode(struct file *file)

@@ -49,6 +49,7 @@ struct rerofs_vfs_ops {
 void rerofs_set_vfs_ops(const struct rerofs_vfs_ops *ops);
 int rerofs_init_fs_context(struct fs_context *fc);
 loff_t rerofs_file_size(struct file *file);
+int rerofs_file_willneed(struct file *file, loff_t pos, loff_t len);
 umode_t rerofs_file_mode(struct file *file);
 int rerofs_file_stack_depth(struct file *file);
 bool rerofs_opts_verity_set(const struct rerofs_mount_opts *opts);

@@ -13,7 +13,9 @@ use crate::format::encrypt::INCOMPAT_RERO_ENCRYPTED;
 use crate::format::superblock::{
     SuperBlock as DiskSuper, DEVT_SLOT_SIZE, INCOMPAT_DEVICE_TABLE, INCOMPAT_XATTR_PREFIXES,
 };
-use crate::format::verity::{Descriptor, Geometry, COMPAT_RERO_VERITY, DIGEST_SIZE};
+use crate::format::verity::{
+    Descriptor, Geometry, COMPAT_RERO_SLOT_ROOT, COMPAT_RERO_VERITY, DIGEST_SIZE,
+};
 use crate::format::xattr::MAX_PREFIX_TABLE_BYTES;
 use crate::format::{self, block_pos, BLOCK_SIZE};
 use crate::options::{Options, VerityMode};
@@ -345,7 +347,12 @@ fn open_devices(
     if opts.blobdir.is_some() {
         check_blob_names(&slots, shown)?;
     }
-    let mut devices = KVVec::with_capacity(slots.len(), GFP_KERNEL)?;
+    // A verified image whose slots carry the root hashes needs no trailer: the
+    // slot (in a verified block) gives the whole descriptor.
+    let slot_roots = file.is_verified() && disk.feature_compat & COMPAT_RERO_SLOT_ROOT != 0;
+    // Every blob is opened first, and a trailer to be read is read ahead, so that
+    // the trailer reads of many blobs overlap instead of waiting in turn.
+    let mut opened = KVVec::with_capacity(slots.len(), GFP_KERNEL)?;
     for (i, slot) in (0u16..).zip(slots.into_iter()) {
         let (untrusted, path_buf) = device_path(i, &slot, opts)?;
         let path = CStr::from_bytes_with_nul(&path_buf).map_err(|_| EINVAL)?;
@@ -358,13 +365,28 @@ fn open_devices(
             stack_depth,
             shown,
         )?;
+        if file.is_verified() && !slot_roots {
+            if let Ok(geo) = Geometry::new(block_pos(slot.blocks)) {
+                dev.prefetch(geo.trailer_pos(), BLOCK_SIZE as u64);
+            }
+        }
+        opened.push((i, slot, path_buf, dev), GFP_KERNEL)?;
+    }
+    let mut devices = KVVec::with_capacity(opened.len(), GFP_KERNEL)?;
+    for (i, slot, path_buf, dev) in opened.into_iter() {
+        let path = CStr::from_bytes_with_nul(&path_buf).map_err(|_| EINVAL)?;
+        let id = i.checked_add(1).ok_or(EINVAL)?;
         let readable_blocks = match slot.blocks {
             0 if !file.is_verified() => dev.size() / BLOCK_SIZE as u64,
             n => n.into(),
         };
         let dev = if file.is_verified() {
             let want = trust::slot_digest(&slot, i, shown)?;
-            let (desc, _) = read_trailer(&dev, block_pos(slot.blocks), shown, id)?;
+            let desc = if slot_roots {
+                slot_descriptor(&dev, &slot, shown, id)?
+            } else {
+                read_trailer(&dev, block_pos(slot.blocks), shown, id)?.0
+            };
             let digest = desc.digest(&KernelSha)?;
             trust::check_blob_digest(&digest, &want, id, path, shown)?;
             let mut blob = Blob::verified(dev, id, Tree::new(&desc)?);
@@ -455,16 +477,9 @@ fn short_name(path: &[u8]) -> Result<KVec<u8>> {
     Ok(v)
 }
 
-/// Reads and checks the trailer block of a blob whose data area is `data_size`
-/// bytes: the fs-verity descriptor (its `data_size` must match) and whatever
-/// follows it. The descriptor is not trusted until its digest is compared.
-fn read_trailer(
-    file: &BackingFile,
-    data_size: u64,
-    shown: &BStr,
-    id: u16,
-) -> Result<(Descriptor, KVec<u8>)> {
-    let geo = Geometry::new(data_size).map_err(|_| efscorrupted())?;
+/// Checks that a blob holds its data, tree and trailer (a short blob is damage,
+/// found at mount).
+fn check_blob_size(file: &BackingFile, geo: &Geometry, shown: &BStr, id: u16) -> Result {
     if file.size() < geo.blob_size() {
         rerofs_err!(
             shown,
@@ -475,6 +490,20 @@ fn read_trailer(
         );
         return Err(efscorrupted());
     }
+    Ok(())
+}
+
+/// Reads and checks the trailer block of a blob whose data area is `data_size`
+/// bytes: the fs-verity descriptor (its `data_size` must match) and whatever
+/// follows it. The descriptor is not trusted until its digest is compared.
+fn read_trailer(
+    file: &BackingFile,
+    data_size: u64,
+    shown: &BStr,
+    id: u16,
+) -> Result<(Descriptor, KVec<u8>)> {
+    let geo = Geometry::new(data_size).map_err(|_| efscorrupted())?;
+    check_blob_size(file, &geo, shown, id)?;
     let mut trailer = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?;
     file.read_exact_at(geo.trailer_pos(), &mut trailer)?;
     let desc = Descriptor::parse(&trailer).map_err(|e| {
@@ -492,6 +521,26 @@ fn read_trailer(
         return Err(efscorrupted());
     }
     Ok((desc, trailer))
+}
+
+/// The descriptor of a data blob as its slot gives it (`COMPAT_RERO_SLOT_ROOT`):
+/// its data size and root hash, SHA-256, 4 KiB blocks, no salt. The caller trusts
+/// it once its digest is the slot's tag. The blob must hold its data, tree and
+/// trailer, as with the trailer read (a short blob is damage, found at mount).
+fn slot_descriptor(
+    file: &BackingFile,
+    slot: &DeviceSlot,
+    shown: &BStr,
+    id: u16,
+) -> Result<Descriptor> {
+    let data_size = block_pos(slot.blocks);
+    let geo = Geometry::new(data_size).map_err(|_| efscorrupted())?;
+    check_blob_size(file, &geo, shown, id)?;
+    Ok(Descriptor {
+        data_size,
+        root_hash: slot.root_hash,
+        sig_size: 0,
+    })
 }
 
 /// The image digest of a verified metadata blob and its trailer block (where

@@ -5,6 +5,10 @@ usage: mksecurity.py tags IN OUT TAG...       slot i's tag = TAG i (NUL padded)
        mksecurity.py many IN OUT N            the device table grows to N slots, every
                                               one a copy of slot 0 (same tag), placed
                                               in new blocks at the end of the image
+       mksecurity.py noslotroot IN OUT        verity image IN without its slots' root
+                                              hashes (compat bit 0x40000000 cleared,
+                                              slot bytes 96..128 zeroed): each blob's
+                                              trailer is then read at mount
        mksecurity.py huge IN OUT TRAILER      verity image IN: slot 0 now names a
                                               blob of 2^32 - 1 blocks (16 TiB) whose
                                               trailer block is written to TRAILER;
@@ -30,6 +34,7 @@ import sbtool  # noqa: E402
 BS = 4096
 SB = 1024
 COMPAT_VERITY = 0x80000000
+COMPAT_SLOT_ROOT = 0x40000000
 INCOMPAT_DEVICE_TABLE = 0x8
 
 
@@ -133,16 +138,30 @@ def cmd_many(src, dst, n):
     open(dst, "wb").write(finish(img))
 
 
+def cmd_noslotroot(src, dst):
+    img = bytearray(data_area(open(src, "rb").read()))
+    if not is_verity(img):
+        sys.exit("mksecurity: %s has no verity trees" % src)
+    struct.pack_into("<I", img, SB + 8, sbu32(img, 8) & ~COMPAT_SLOT_ROOT)
+    for i in range(sbu16(img, 0x56)):
+        img[slot_pos(img, i) + 96:slot_pos(img, i) + 128] = b"\0" * 32
+    open(dst, "wb").write(finish(img))
+
+
 def cmd_huge(src, dst, trailer_out):
     img = bytearray(data_area(open(src, "rb").read()))
     if not is_verity(img):
         sys.exit("mksecurity: %s has no verity trees" % src)
     blocks = 0xFFFFFFFF
     size = blocks * BS
-    desc = descriptor(size, hashlib.sha256(b"no such tree").digest())
+    root = hashlib.sha256(b"no such tree").digest()
+    desc = descriptor(size, root)
     name = hashlib.sha256(desc).hexdigest()
     set_tag(img, 0, name.encode())
     struct.pack_into("<I", img, slot_pos(img, 0) + 64, blocks)
+    # The slot's root hash (COMPAT_RERO_SLOT_ROOT: the kernel rebuilds the
+    # descriptor from the slot and reads no trailer).
+    img[slot_pos(img, 0) + 96:slot_pos(img, 0) + 128] = root
     tree_blocks = sum(tree_levels(blocks))
     open(dst, "wb").write(finish(img))
     open(trailer_out, "wb").write(desc + b"\0" * (BS - len(desc)))
@@ -154,6 +173,8 @@ def main(argv):
         cmd_tags(argv[1], argv[2], argv[3:])
     elif len(argv) == 4 and argv[0] == "many":
         cmd_many(argv[1], argv[2], int(argv[3]))
+    elif len(argv) == 3 and argv[0] == "noslotroot":
+        cmd_noslotroot(argv[1], argv[2])
     elif len(argv) == 4 and argv[0] == "huge":
         cmd_huge(argv[1], argv[2], argv[3])
     else:

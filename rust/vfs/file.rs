@@ -92,6 +92,22 @@ impl BackingFile {
         mode == bindings::S_IFREG || mode == bindings::S_IFBLK
     }
 
+    /// Starts reading `len` bytes at byte `pos` into the file's page cache without
+    /// waiting for them, so that reads of many files' blocks overlap. A hint: a
+    /// range past the end or an error starts nothing, and the later read reports
+    /// what is wrong.
+    pub(crate) fn prefetch(&self, pos: u64, len: u64) {
+        let (Ok(pos), Ok(len)) = (
+            bindings::loff_t::try_from(pos),
+            bindings::loff_t::try_from(len),
+        ) else {
+            return;
+        };
+        // SAFETY: The file is valid by the type invariant; `vfs_fadvise` checks the
+        // range and only starts reads.
+        let _ = unsafe { c::rerofs_file_willneed(self.0.as_ptr(), pos, len) };
+    }
+
     /// Reads exactly `buf.len()` bytes at byte `pos`; a short read is `EIO`.
     pub(crate) fn read_exact_at(&self, pos: u64, buf: &mut [u8]) -> Result {
         let mut done = 0;

@@ -122,6 +122,22 @@ s_huge() { # a verified image whose slot names a 16 TiB sparse blob: mounts with
 	[ "$used" -le 16384 ]
 }
 
+s_noslotroot() { # slots without root hashes: each blob's trailer is read at mount, a damaged one refuses it
+	local d=$S/nsr name size off
+	mkdir -p "$d/blobs" "$d/mnt" || return 1
+	"${PY[@]}" "$MKS" noslotroot "$DATA/verity/unsigned.img" "$d/meta.img" || return 1
+	cp "$DATA/verity/signed/blobs/"* "$d/blobs/" || return 1
+	mount_rerofs "$d/meta.img" "$d/mnt" "blobdir=$d/blobs" || return 1
+	timeout -k 5 600 "${PY[@]}" "$HERE/veritytest.py" readall "$d/mnt" "$DATA/verity/ref.json" || { umount "$d/mnt"; return 1; }
+	do_umount "$d/mnt" || return 1
+	# One byte of the root hash in a blob's descriptor (trailer: the last block).
+	name=$(ls "$d/blobs" | head -n 1)
+	size=$(stat -c %s "$d/blobs/$name")
+	off=$((size - 4096 + 20))
+	printf '\xff' | dd of="$d/blobs/$name" bs=1 seek=$off conv=notrunc status=none || return 1
+	s_refused 'not the one its slot names' "$d/meta.img" "blobdir=$d/blobs"
+}
+
 s_nested() { # three nested file-backed mounts: the third is past FILESYSTEM_MAX_STACK_DEPTH
 	local n=$S/nest
 	mkdir -p "$n/a" "$n/b" && cp "$DATA/security/outer.img" "$n/outer.img" || return 1
@@ -200,6 +216,7 @@ security_tests() {
 	ktest "security: blobdir=: a symlink with a blob's name (to a loop device) is refused" s_blobdir_symlink
 	ktest "security: 65,535 slots naming one blob: refused, no WARN" s_many
 	ktest "security: a verified slot naming a 16 TiB sparse blob mounts within 16 MiB of kernel memory" s_huge
+	ktest "security: slots without root hashes (older images): trailers read at mount, a damaged one refuses it (EBADMSG)" s_noslotroot
 	ktest "security: three nested file-backed mounts: the third refused (stacking depth)" s_nested
 	ktest "security: remount cannot change verity=/blobdir=, may repeat them" s_remount
 	ktest "security: reading 4 KiB of a file reads ahead (the super block has a bdi)" s_readahead

@@ -241,13 +241,15 @@ pub fn write_block_map_entry(buf: &mut [u8], startblk: u32) -> Result<()> {
 }
 
 /// Writes a device slot (`struct erofs_deviceslot`, 128 bytes) at the start of
-/// `buf`: `tag` (at most 64 bytes, NUL padded), the blob's size in blocks and its
-/// first block in the unified address space (0: addressed by device id only).
+/// `buf`: `tag` (at most 64 bytes, NUL padded), the blob's size in blocks, its
+/// first block in the unified address space (0: addressed by device id only) and
+/// its tree root hash (all zero when `None`; see `COMPAT_RERO_SLOT_ROOT`).
 pub fn write_device_slot(
     buf: &mut [u8],
     tag: &[u8],
     blocks: u32,
     mapped_blkaddr: u32,
+    root_hash: Option<&[u8; 32]>,
 ) -> Result<()> {
     if tag.len() > DEVICE_TAG_SIZE {
         return Err(Error::Unsupported("device tag length", tag.len() as u64));
@@ -256,7 +258,13 @@ pub fn write_device_slot(
     b.fill(0);
     put(b, 0, tag, "device slot")?;
     put(b, 0x40, &blocks.to_le_bytes(), "device slot")?;
-    put(b, 0x44, &mapped_blkaddr.to_le_bytes(), "device slot")
+    put(b, 0x44, &mapped_blkaddr.to_le_bytes(), "device slot")?;
+    put(
+        b,
+        super::devtable::SLOT_ROOT_HASH_POS,
+        root_hash.unwrap_or(&[0; 32]),
+        "device slot",
+    )
 }
 
 /// Size of a directory block holding `entries`: dirents then names (the block
@@ -567,19 +575,21 @@ mod tests {
 
         let mut slot = [0xEEu8; 128];
         let tag = [b'a'; 64];
-        write_device_slot(&mut slot, &tag, 77, 0).unwrap();
+        write_device_slot(&mut slot, &tag, 77, 0, Some(&[7; 32])).unwrap();
         assert_eq!(&slot[..64], &tag);
         let d = DeviceSlot::parse(&slot).unwrap();
         assert_eq!((d.tag(), d.blocks, d.uniaddr), (&tag[..], 77, 0));
         assert_eq!(&slot[64..68], &77u32.to_le_bytes());
         assert_eq!(&slot[68..72], &0u32.to_le_bytes());
-        assert!(slot[72..].iter().all(|&b| b == 0));
-        write_device_slot(&mut slot, b"short", 1, 9).unwrap();
+        assert!(slot[72..96].iter().all(|&b| b == 0));
+        assert_eq!((&slot[96..], d.root_hash), (&[7u8; 32][..], [7; 32]));
+        write_device_slot(&mut slot, b"short", 1, 9, None).unwrap();
         assert_eq!(&slot[..6], b"short\0");
         assert_eq!(&slot[68..72], &9u32.to_le_bytes());
         let d = DeviceSlot::parse(&slot).unwrap();
         assert_eq!((d.tag(), d.blocks, d.uniaddr), (&b"short"[..], 1, 9));
-        assert!(write_device_slot(&mut slot, &[b'x'; 65], 1, 0).is_err());
+        assert_eq!(d.root_hash, [0; 32]);
+        assert!(write_device_slot(&mut slot, &[b'x'; 65], 1, 0, None).is_err());
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! Layout of a slot (Linux 6.12): `tag[64]` (64 bytes, NUL padded, not necessarily
 //! NUL terminated), `__le32 blocks` at 64, `__le32 mapped_blkaddr` (the device's
 //! start in the unified address space, "uniaddr") at 68, reserved bytes after.
+//! rerofs uses the last 32 reserved bytes, at [`SLOT_ROOT_HASH_POS`], for the
+//! blob's Merkle tree root hash when the superblock has
+//! [`COMPAT_RERO_SLOT_ROOT`](super::verity::COMPAT_RERO_SLOT_ROOT) (later EROFS
+//! versions give bytes 72..78 of the reserved area a meaning, none of these).
 
 use super::bytes::{array, le32};
 use super::error::{Error, Result};
@@ -13,6 +17,8 @@ use super::superblock::DEVT_SLOT_SIZE;
 
 /// Size of a device slot's tag.
 pub const TAG_SIZE: usize = 64;
+/// Where a slot holds its blob's root hash (32 bytes, to the end of the slot).
+pub const SLOT_ROOT_HASH_POS: usize = 96;
 
 /// One parsed device table slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +30,8 @@ pub struct DeviceSlot {
     /// First block of the device in the unified address space (`mapped_blkaddr`);
     /// 0 means the device takes no part in unified addressing.
     pub uniaddr: u32,
+    /// The blob's tree root hash (meaningful with `COMPAT_RERO_SLOT_ROOT`).
+    pub root_hash: [u8; 32],
 }
 
 impl DeviceSlot {
@@ -37,6 +45,7 @@ impl DeviceSlot {
             tag: array(buf, 0, "device slot")?,
             blocks: le32(buf, 64, "device slot")?,
             uniaddr: le32(buf, 68, "device slot")?,
+            root_hash: array(buf, SLOT_ROOT_HASH_POS, "device slot")?,
         })
     }
 

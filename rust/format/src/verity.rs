@@ -35,6 +35,14 @@ use super::BLOCK_SIZE;
 /// chosen far from the bits upstream EROFS uses, 0x1..0x10 in Linux 6.12-6.17).
 pub const COMPAT_RERO_VERITY: u32 = 0x8000_0000;
 
+/// Compat feature bit: every data blob's device slot carries the blob's tree root
+/// hash (see [`crate::devtable::SLOT_ROOT_HASH_POS`]). With it a reader rebuilds the
+/// blob's descriptor from the slot (data size from `blocks`, the root hash, no
+/// salt, no signature) and checks its digest against the slot's tag, without
+/// reading the blob's trailer: mounting an image of many blobs reads none of them.
+/// Only meaningful with [`COMPAT_RERO_VERITY`]; the upstream driver ignores it.
+pub const COMPAT_RERO_SLOT_ROOT: u32 = 0x4000_0000;
+
 /// Size of one SHA-256 digest.
 pub const DIGEST_SIZE: usize = 32;
 /// Digests in one hash block.

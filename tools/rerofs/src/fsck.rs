@@ -8,7 +8,7 @@ use crate::verity::check_blob;
 use anyhow::{anyhow, bail, Context, Result};
 use rerofs_format::dir::file_type as ft;
 use rerofs_format::inode::{FileKind, Inode};
-use rerofs_format::verity::COMPAT_RERO_VERITY;
+use rerofs_format::verity::{COMPAT_RERO_SLOT_ROOT, COMPAT_RERO_VERITY};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{CString, OsStr};
@@ -82,6 +82,7 @@ fn check_verity(img: &Image, problems: &mut Vec<String>) -> Result<()> {
             p.inc(n)
         }
     };
+    let slot_roots = img.sb.feature_compat & COMPAT_RERO_SLOT_ROOT != 0;
     let f = crate::util::open(&img.path)?;
     match check_blob(&f, img.meta.len() as u64, Some(img.sb.image_bytes()), &inc) {
         Ok(c) => problems.extend(c.problems.iter().map(|p| format!("metadata blob: {p}"))),
@@ -99,6 +100,14 @@ fn check_verity(img: &Image, problems: &mut Vec<String>) -> Result<()> {
                     problems.push(format!(
                         "{what}: fs-verity digest is {}, but the slot's tag is {tag}",
                         hex(&c.digest),
+                    ));
+                }
+                // The kernel takes the root hash from the slot, not the trailer.
+                if slot_roots && c.desc.root_hash != d.slot.root_hash {
+                    problems.push(format!(
+                        "{what}: root hash in its slot is {}, its tree's is {}",
+                        hex(&d.slot.root_hash),
+                        hex(&c.desc.root_hash),
                     ));
                 }
             }

@@ -9,7 +9,7 @@ use anyhow::Result;
 use rerofs_format::inode::Layout;
 use rerofs_format::map::Place;
 use rerofs_format::superblock::INCOMPAT_NAMES;
-use rerofs_format::verity::{Descriptor, Geometry, COMPAT_RERO_VERITY};
+use rerofs_format::verity::{Descriptor, Geometry, COMPAT_RERO_SLOT_ROOT, COMPAT_RERO_VERITY};
 use rerofs_format::BLOCK_SIZE;
 use serde_json::json;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -28,11 +28,12 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
-const COMPAT_NAMES: [(u32, &str); 4] = [
+const COMPAT_NAMES: [(u32, &str); 5] = [
     (1, "sb_csum"),
     (2, "mtime"),
     (4, "xattr_filter"),
     (COMPAT_RERO_VERITY, "rerofs_verity"),
+    (COMPAT_RERO_SLOT_ROOT, "rerofs_slot_root"),
 ];
 
 /// The metadata blob's verity trailer, as stored (not verified): the image

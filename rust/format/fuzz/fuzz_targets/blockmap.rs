@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
                 tag,
                 blocks,
                 uniaddr,
+                root_hash: [0; 32],
             }
         })
         .collect();

@@ -24,7 +24,9 @@ use rerofs_format::inode::EXTENDED_SIZE;
 use rerofs_format::superblock::{
     SuperBlock, COMPAT_MTIME, COMPAT_SB_CHKSUM, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE,
 };
-use rerofs_format::verity::{parse_hex_digest, COMPAT_RERO_VERITY};
+use rerofs_format::verity::{
+    parse_hex_digest, Descriptor, Geometry, COMPAT_RERO_SLOT_ROOT, COMPAT_RERO_VERITY,
+};
 use rerofs_format::{BLOCK_SIZE, NULL_ADDR, SUPER_OFFSET};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -373,7 +375,12 @@ pub fn run(a: &MkfsArgs) -> Result<()> {
     let mut layout = lay_out(a, &tree, &order, inodes, inline, refs, &assigned)?;
     fill_dirs(&tree, &order, &mut layout)?;
     let digests: Vec<&str> = placed_blobs.iter().map(|p| p.digest.as_str()).collect();
-    let mut img = write_metadata(&layout, &assigned, &digests)?;
+    let roots = if verity {
+        Some(slot_roots(&blob_dir, &assigned, &digests)?)
+    } else {
+        None
+    };
+    let mut img = write_metadata(&layout, &assigned, &digests, roots.as_deref())?;
     let wrapped = match &keys {
         Some((ck, ik)) => Some(append_key_area(&mut img, &assigned, &digests, ck, ik)?),
         None => None,
@@ -1042,9 +1049,54 @@ fn fill_dirs(tree: &Tree, order: &Order, layout: &mut Layout) -> Result<()> {
     Ok(())
 }
 
-/// The metadata blob's data area, but for the superblock: device table,
-/// inodes with their xattrs, inline data and chunk indexes, flat data blocks.
-fn write_metadata(layout: &Layout, assigned: &Assigned, digests: &[&str]) -> Result<Vec<u8>> {
+/// The root hash of each device's blob (`COMPAT_RERO_SLOT_ROOT`), from the
+/// trailer of the blob as placed in `blob_dir` (written or reused): its
+/// descriptor must cover the slot's blocks and have the slot's digest.
+fn slot_roots(blob_dir: &Path, assigned: &Assigned, digests: &[&str]) -> Result<Vec<[u8; 32]>> {
+    let mut roots = Vec::with_capacity(assigned.devices.len());
+    for (k, &bi) in assigned.devices.iter().enumerate() {
+        let path = blob_dir.join(digests[k]);
+        let data_size = u64::from(assigned.blobs[bi].blocks) * BLOCK_SIZE as u64;
+        let geo = Geometry::new(data_size).map_err(fe)?;
+        let mut trailer = vec![0u8; BS];
+        let f = crate::util::open(&path)?;
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut trailer, geo.trailer_pos())
+            .with_context(|| {
+                format!(
+                    "{}: reading the trailer at offset {}",
+                    path.display(),
+                    geo.trailer_pos()
+                )
+            })?;
+        let desc = Descriptor::parse(&trailer).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: verity descriptor at offset {}: {e}",
+                path.display(),
+                geo.trailer_pos()
+            )
+        })?;
+        let digest = desc.digest(&crate::verity::Sha256Hasher).map_err(fe)?;
+        if desc.data_size != data_size || crate::util::hex(&digest) != digests[k] {
+            bail!(
+                "{}: its trailer does not describe blob {} of {data_size} bytes",
+                path.display(),
+                digests[k]
+            );
+        }
+        roots.push(desc.root_hash);
+    }
+    Ok(roots)
+}
+
+/// The metadata blob's data area, but for the superblock: device table (with
+/// each blob's root hash when `roots` is given), inodes with their xattrs,
+/// inline data and chunk indexes, flat data blocks.
+fn write_metadata(
+    layout: &Layout,
+    assigned: &Assigned,
+    digests: &[&str],
+    roots: Option<&[[u8; 32]]>,
+) -> Result<Vec<u8>> {
     let mut img = vec![0u8; layout.total_blocks as usize * BS];
     for (k, &bi) in assigned.devices.iter().enumerate() {
         let off = layout.devt_pos as usize + k * b::DEVICE_SLOT_SIZE;
@@ -1053,6 +1105,7 @@ fn write_metadata(layout: &Layout, assigned: &Assigned, digests: &[&str]) -> Res
             digests[k].as_bytes(),
             assigned.blobs[bi].blocks,
             0,
+            roots.and_then(|r| r.get(k)),
         )
         .map_err(fe)?;
     }
@@ -1106,7 +1159,11 @@ fn write_superblock(
     let mut sb = SuperBlock {
         feature_compat: COMPAT_SB_CHKSUM
             | COMPAT_MTIME
-            | if verity { COMPAT_RERO_VERITY } else { 0 },
+            | if verity {
+                COMPAT_RERO_VERITY | COMPAT_RERO_SLOT_ROOT
+            } else {
+                0
+            },
         feature_incompat: if layout.any_chunked {
             INCOMPAT_CHUNKED_FILE
         } else {

@@ -180,8 +180,9 @@ def umount(mnt):
         raise SystemExit("umount %s failed: %s" % (mnt, os.strerror(ctypes.get_errno())))
 
 
-def cases_for(path, data_size, is_meta, rng, max_blocks):
-    """[(region, offset)] of one blob."""
+def cases_for(path, data_size, is_meta, rng, max_blocks, trailer_unused=False):
+    """[(region, offset)] of one blob. TRAILER_UNUSED: the kernel reads none of
+    this blob's trailer (RERO_SLOT_ROOT), so one descriptor case stands for all."""
     out = []
     n = data_size // BS
     trailer, sig_size, levels, start = descriptor(path, data_size)
@@ -199,7 +200,8 @@ def cases_for(path, data_size, is_meta, rng, max_blocks):
             # Anywhere in the block: its zero padding is hashed too.
             out.append(("tree level %d block %d" % (lvl, hb), data_size + (start[lvl] + hb) * BS + rng.randrange(BS)))
     out.append(("descriptor root hash", trailer + 16 + rng.randrange(32)))
-    out.append(("descriptor data_size", trailer + 8))
+    if not trailer_unused:
+        out.append(("descriptor data_size", trailer + 8))
     if sig_size:
         out.append(("signature", trailer + 256 + rng.randrange(sig_size)))
     if is_meta:
@@ -251,7 +253,8 @@ def cmd_tamper(meta, blobdir, mnt, refp, max_meta=24, max_data=6):
             if size is None:
                 print("# %s: not in the device table" % path)
                 return 1
-        for region, off in cases_for(path, size, is_meta, rng, max_meta if is_meta else max_data):
+        for region, off in cases_for(path, size, is_meta, rng, max_meta if is_meta else max_data,
+                                     slot_root and not is_meta):
             total += 1
             flip(path, off)
             unused = slot_root and not is_meta and region.startswith("descriptor")

@@ -4,11 +4,11 @@
 
 use crate::image::{is_digest_tag, Image};
 use crate::util::{hex, progress_bar};
-use crate::verity::check_blob;
+use crate::verity::{check_blob, slot_root_problem};
 use anyhow::{anyhow, bail, Context, Result};
 use rerofs_format::dir::file_type as ft;
 use rerofs_format::inode::{FileKind, Inode};
-use rerofs_format::verity::{COMPAT_RERO_SLOT_ROOT, COMPAT_RERO_VERITY};
+use rerofs_format::verity::COMPAT_RERO_VERITY;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{CString, OsStr};
@@ -82,7 +82,6 @@ fn check_verity(img: &Image, problems: &mut Vec<String>) -> Result<()> {
             p.inc(n)
         }
     };
-    let slot_roots = img.sb.feature_compat & COMPAT_RERO_SLOT_ROOT != 0;
     let f = crate::util::open(&img.path)?;
     match check_blob(&f, img.meta.len() as u64, Some(img.sb.image_bytes()), &inc) {
         Ok(c) => problems.extend(c.problems.iter().map(|p| format!("metadata blob: {p}"))),
@@ -102,13 +101,8 @@ fn check_verity(img: &Image, problems: &mut Vec<String>) -> Result<()> {
                         hex(&c.digest),
                     ));
                 }
-                // The kernel takes the root hash from the slot, not the trailer.
-                if slot_roots && c.desc.root_hash != d.slot.root_hash {
-                    problems.push(format!(
-                        "{what}: root hash in its slot is {}, its tree's is {}",
-                        hex(&d.slot.root_hash),
-                        hex(&c.desc.root_hash),
-                    ));
+                if let Some(p) = slot_root_problem(img.sb.feature_compat, &d.slot, &c.desc) {
+                    problems.push(format!("{what}: {p}"));
                 }
             }
             Err(e) => problems.push(format!("{what}: {e:#}")),

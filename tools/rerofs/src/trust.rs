@@ -7,8 +7,8 @@ use crate::crypt::put_key_check;
 use crate::image::Image;
 use crate::util::{fe, hex, read_pieces, Pb};
 use crate::verity::{
-    check_blob, fmt_digest, load_cert, parse_digest_arg, verify_signature, Checked, Signer,
-    TreeBuilder,
+    check_blob, fmt_digest, load_cert, parse_digest_arg, slot_root_problem, verify_signature,
+    Checked, Signer, TreeBuilder,
 };
 use anyhow::{anyhow, bail, Context, Result};
 use rerofs_format::encrypt::{KeyCheck, INCOMPAT_RERO_ENCRYPTED};
@@ -286,6 +286,7 @@ pub fn run_verify(a: &VerifyArgs) -> Result<bool> {
         None => None,
     };
     let devices = img.as_ref().map_or(&[][..], |i| &i.devices[..]);
+    let compat = img.as_ref().map_or(0, |i| i.sb.feature_compat);
     let total = d.unwrap_or(len)
         + devices
             .iter()
@@ -318,6 +319,9 @@ pub fn run_verify(a: &VerifyArgs) -> Result<bool> {
                         "{what}: its descriptor has {} signature bytes: data blobs carry none",
                         c.sig.len()
                     ));
+                }
+                if let Some(p) = slot_root_problem(compat, &dev.slot, &c.desc) {
+                    problems.push(format!("{what}: {p}"));
                 }
                 let tag = dev.slot.tag();
                 if hex(&c.digest).as_bytes() != tag {

@@ -16,10 +16,11 @@ use openssl::stack::Stack;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509;
 use rayon::prelude::*;
+use rerofs_format::devtable::DeviceSlot;
 use rerofs_format::encrypt::{KeyCheck, KEY_CHECK_POS};
 use rerofs_format::verity::{
     build, formatted_digest, hash_slot, parse_hex_digest, signed_message, Descriptor, Geometry,
-    Hasher, DESCRIPTOR_SIZE, DIGEST_SIZE,
+    Hasher, COMPAT_RERO_SLOT_ROOT, DESCRIPTOR_SIZE, DIGEST_SIZE,
 };
 use rerofs_format::BLOCK_SIZE;
 use sha2::{Digest, Sha256};
@@ -59,6 +60,19 @@ impl Built {
     pub fn trailer(&self, sig: &[u8]) -> Result<Vec<u8>> {
         build::trailer(&self.desc, sig).map_err(fe)
     }
+}
+
+/// With `COMPAT_RERO_SLOT_ROOT` in `compat` the kernel takes a data blob's root
+/// hash from its device slot, not from its trailer: a slot whose root hash is
+/// not the one of the blob's checked tree (`desc`) is a problem (the mount fails).
+pub fn slot_root_problem(compat: u32, slot: &DeviceSlot, desc: &Descriptor) -> Option<String> {
+    (compat & COMPAT_RERO_SLOT_ROOT != 0 && slot.root_hash != desc.root_hash).then(|| {
+        format!(
+            "root hash in its slot is {}, its tree's is {}",
+            hex(&slot.root_hash),
+            hex(&desc.root_hash)
+        )
+    })
 }
 
 /// `sha256:<hex>`, as `fsverity digest` prints a digest.
@@ -473,6 +487,24 @@ fn ssl_reasons(e: &openssl::error::ErrorStack) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_root_hash_must_be_the_trees() {
+        let mut raw = [0u8; 128];
+        rerofs_format::build::write_device_slot(&mut raw, b"t", 3, 0, Some(&[5; 32])).unwrap();
+        let slot = DeviceSlot::parse(&raw).unwrap();
+        let mut desc = Descriptor {
+            data_size: 3 * 4096,
+            root_hash: [5; 32],
+            sig_size: 0,
+        };
+        assert_eq!(slot_root_problem(COMPAT_RERO_SLOT_ROOT, &slot, &desc), None);
+        desc.root_hash[31] ^= 1;
+        let p = slot_root_problem(COMPAT_RERO_SLOT_ROOT, &slot, &desc).unwrap();
+        assert!(p.starts_with("root hash in its slot is 0505"), "{p}");
+        // Without the bit the slot's bytes mean nothing.
+        assert_eq!(slot_root_problem(0, &slot, &desc), None);
+    }
 
     #[test]
     fn streamed_tree_equals_the_format_crates() {

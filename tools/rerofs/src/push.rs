@@ -6,14 +6,12 @@
 use crate::image::Image;
 use crate::oci::{self, Client, Reference, BLOB_MEDIA_TYPE, META_MEDIA_TYPE};
 use crate::util::{hex, open, read_pieces, Pb};
-use crate::verity::Sha256Hasher;
+use crate::verity::{trailer_descriptor, Sha256Hasher};
 use anyhow::{Context, Result};
 use clap::Args;
-use rerofs_format::verity::{Descriptor, COMPAT_RERO_VERITY};
-use rerofs_format::BLOCK_SIZE;
+use rerofs_format::verity::COMPAT_RERO_VERITY;
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -41,17 +39,7 @@ pub struct PushArgs {
 /// The fs-verity digest a blob's trailer names (not checked against the tree:
 /// `rerofs verify` does that, and the kernel does it for every block it reads).
 fn trailer_digest(path: &Path) -> Result<Option<[u8; 32]>> {
-    let f = open(path)?;
-    let len = f.metadata()?.len();
-    if len < BLOCK_SIZE as u64 {
-        return Ok(None);
-    }
-    let mut b = vec![0u8; BLOCK_SIZE];
-    f.read_exact_at(&mut b, len - BLOCK_SIZE as u64)
-        .with_context(|| format!("{}: cannot read its trailer", path.display()))?;
-    Ok(Descriptor::parse(&b)
-        .ok()
-        .and_then(|d| d.digest(&Sha256Hasher).ok()))
+    Ok(trailer_descriptor(path)?.and_then(|d| d.digest(&Sha256Hasher).ok()))
 }
 
 /// sha256 and size of a file.

@@ -62,6 +62,21 @@ impl Built {
     }
 }
 
+/// The verity descriptor in the last block of the blob at `path` (its trailer),
+/// parsed but not checked against the tree; `None` when the file is shorter than
+/// a block or that block holds no descriptor.
+pub fn trailer_descriptor(path: &Path) -> Result<Option<Descriptor>> {
+    let f = crate::util::open(path)?;
+    let len = f.metadata()?.len();
+    if len < BS64 {
+        return Ok(None);
+    }
+    let mut b = vec![0u8; BS];
+    f.read_exact_at(&mut b, len - BS64)
+        .with_context(|| format!("{}: cannot read its trailer", path.display()))?;
+    Ok(Descriptor::parse(&b).ok())
+}
+
 /// With `COMPAT_RERO_SLOT_ROOT` in `compat` the kernel takes a data blob's root
 /// hash from its device slot, not from its trailer: a slot whose root hash is
 /// not the one of the blob's checked tree (`desc`) is a problem (the mount fails).

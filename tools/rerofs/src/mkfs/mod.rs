@@ -9,8 +9,8 @@ mod blobs;
 
 use crate::crypt::{key_check, load_key, put_key_check, wrap, ChunkKeys, Key32};
 use crate::tree::{mode, Content, FileSource, Node, NodeId, Tree};
-use crate::util::{align, fe, progress_bar, write_atomically};
-use crate::verity::{build_tree, fmt_digest, Signer};
+use crate::util::{align, fe, hex, progress_bar, write_atomically};
+use crate::verity::{build_tree, fmt_digest, trailer_descriptor, Sha256Hasher, Signer};
 use anyhow::{bail, Context, Result};
 use blobs::{place_blobs, Blob, Fate, PlacedBlob};
 use rayon::prelude::*;
@@ -24,9 +24,7 @@ use rerofs_format::inode::EXTENDED_SIZE;
 use rerofs_format::superblock::{
     SuperBlock, COMPAT_MTIME, COMPAT_SB_CHKSUM, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE,
 };
-use rerofs_format::verity::{
-    parse_hex_digest, Descriptor, Geometry, COMPAT_RERO_SLOT_ROOT, COMPAT_RERO_VERITY,
-};
+use rerofs_format::verity::{parse_hex_digest, COMPAT_RERO_SLOT_ROOT, COMPAT_RERO_VERITY};
 use rerofs_format::{BLOCK_SIZE, NULL_ADDR, SUPER_OFFSET};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -1057,32 +1055,16 @@ fn slot_roots(blob_dir: &Path, assigned: &Assigned, digests: &[&str]) -> Result<
     for (k, &bi) in assigned.devices.iter().enumerate() {
         let path = blob_dir.join(digests[k]);
         let data_size = u64::from(assigned.blobs[bi].blocks) * BLOCK_SIZE as u64;
-        let geo = Geometry::new(data_size).map_err(fe)?;
-        let mut trailer = vec![0u8; BS];
-        let f = crate::util::open(&path)?;
-        std::os::unix::fs::FileExt::read_exact_at(&f, &mut trailer, geo.trailer_pos())
-            .with_context(|| {
-                format!(
-                    "{}: reading the trailer at offset {}",
-                    path.display(),
-                    geo.trailer_pos()
-                )
-            })?;
-        let desc = Descriptor::parse(&trailer).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: verity descriptor at offset {}: {e}",
-                path.display(),
-                geo.trailer_pos()
-            )
-        })?;
-        let digest = desc.digest(&crate::verity::Sha256Hasher).map_err(fe)?;
-        if desc.data_size != data_size || crate::util::hex(&digest) != digests[k] {
+        let desc = trailer_descriptor(&path)?
+            .filter(|d| d.data_size == data_size)
+            .filter(|d| d.digest(&Sha256Hasher).is_ok_and(|g| hex(&g) == digests[k]));
+        let Some(desc) = desc else {
             bail!(
                 "{}: its trailer does not describe blob {} of {data_size} bytes",
                 path.display(),
                 digests[k]
             );
-        }
+        };
         roots.push(desc.root_hash);
     }
     Ok(roots)

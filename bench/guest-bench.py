@@ -22,7 +22,6 @@ import subprocess
 import sys
 import time
 
-DISK, REPS, RAND_OPS, SHA_MIB = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 ROOT = "/tmp/bench"
 MS_RDONLY = 1
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -34,6 +33,29 @@ CONTENDERS = ["rerofs-off", "rerofs-on", "rerofs-on-buf", "rerofs-enc", "erofs-l
 MOUNT_ONLY = ["erofs-blobs"]
 # dm-crypt of the encrypted peer: as rerofs's data units (AES-256-XTS, 4096-byte
 # sectors, the plain64 IV).
+# --profile's workloads, by their names in the table or short ones.
+PROFILE_WORKLOADS = {"seq": "seq", "seq-cold": "seq", "rand": "rand", "rand-4k": "rand", "tree-read": "tree-read",
+                     "tree-stat": "tree-stat", "mount": "mount", "mount-1k": "mount"}
+
+
+def profile_specs(arg):
+    """--profile's value (CONTENDER[:WORKLOAD],...) as [(contender, workload)];
+    SystemExit naming the first one that is not a contender and a workload."""
+    out = []
+    for spec in [x for x in arg.split(",") if x]:
+        c, _, w = spec.partition(":")
+        w = PROFILE_WORKLOADS.get(w or "seq")
+        if c not in CONTENDERS + MOUNT_ONLY or w is None or (c in MOUNT_ONLY and w != "mount"):
+            raise SystemExit("--profile %s: contenders %s (%s: mount only); workloads %s"
+                             % (spec, ", ".join(CONTENDERS), ", ".join(MOUNT_ONLY), ", ".join(PROFILE_WORKLOADS)))
+        out.append((c, w))
+    return out
+
+
+if sys.argv[1:2] == ["--check-profile"]:  # bench/read.sh, on the host, before it builds anything
+    profile_specs(sys.argv[2] if len(sys.argv) > 2 else "")
+    sys.exit(0)
+DISK, REPS, RAND_OPS, SHA_MIB = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 DMCRYPT = ["--type", "plain", "--cipher", "aes-xts-plain64", "--key-size", "512", "--sector-size", "4096"]
 T_START = time.monotonic()
 
@@ -238,13 +260,11 @@ def files_under(top):
 # Workloads. Each takes the contender's mount point and returns (seconds, amount)
 # where amount is bytes for MB/s figures and operations for ops/s figures.
 
-def profile(spec, plan, src):
-    """One cold run of a workload (SPEC: CONTENDER[:WORKLOAD], WORKLOAD seq (the
-    default), rand, tree-read, tree-stat or mount (mount + umount of the
-    1,000-blob image)) under `perf record` (cpu-clock, all CPUs: there is no PMU
-    in an emulated guest); prints the top symbols."""
-    c, _, w = spec.partition(":")
-    w = w or "seq"
+def profile(c, w, plan, src):
+    """One cold run of workload W (seq, rand, tree-read, tree-stat or mount:
+    mount + umount of the 1,000-blob image) on contender C under `perf record`
+    (cpu-clock, all CPUs: there is no PMU in an emulated guest); prints the top
+    symbols."""
 
     def w_mount(mnt, _plan):
         t0 = time.monotonic()
@@ -252,9 +272,7 @@ def profile(spec, plan, src):
         umount(mnt + "-m1k")
         return (time.monotonic() - t0, 1)
     work = {"seq": w_seq, "rand": w_rand, "tree-read": w_tree_read, "tree-stat": w_tree_stat,
-            "mount": w_mount}.get(w)
-    if c not in CONTENDERS + MOUNT_ONLY or (c in MOUNT_ONLY and w != "mount") or work is None:
-        raise SystemExit("--profile: no contender %s or no workload %s" % (c, w))
+            "mount": w_mount}[w]
     mnt = "%s/%s" % (ROOT, c)
     data = ROOT + "/perf-%s-%s.data" % (c, w)
     drop_caches()
@@ -376,6 +394,7 @@ def tree_sums(mnt):
 
 
 def main():
+    profiles = profile_specs(os.environ.get("RERO_BENCH_PROFILE", ""))
     info = {"kernel": os.uname().release, "cpus": os.cpu_count(), "cpu_model": cpu_model(),
             "sha256_driver": sha256_driver(), "reps": REPS, "mem_total": meminfo("MemTotal")}
     log("guest: %s, %d CPUs, %s; sha256 driver %s" % (info["kernel"], info["cpus"], info["cpu_model"],
@@ -443,8 +462,8 @@ def main():
             add("mount-1k", c, (time.monotonic() - t0, 1))
             log("rep %d %s mount+umount: %.3f s" % (rep, c, samples["mount-1k"][c][-1][0]))
 
-    for spec in [c for c in os.environ.get("RERO_BENCH_PROFILE", "").split(",") if c]:
-        profile(spec, plan, src)
+    for c, w in profiles:
+        profile(c, w, plan, src)
 
     # rerofs shows the same files with the same bytes as the C driver (whose
     # contenders all read the one mkfs.erofs image).

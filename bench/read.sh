@@ -51,7 +51,8 @@
 #   --blobs N    data blobs of the mount image (default 1000)
 #   --out DIR    work directory (default build/bench-read)
 #   --profile C[:W][,C[:W]...]  after the measurements, one more cold run of
-#                workload W (seq, the default; rand, tree-read, tree-stat, mount) on
+#                workload W (seq, the default; rand, tree-read, tree-stat, mount, or
+#                the table's names: seq-cold, rand-4k, mount-1k) on
 #                contender C under `perf record -e cpu-clock -a` in the guest,
 #                and its top 40 symbols (where the time goes)
 # Environment: RERO_BIN (a rerofs binary to use instead of building one),
@@ -81,6 +82,8 @@ for v in size files reps blobs ${rand_ops:+rand_ops}; do
 done
 [ "$size" -ge 1 ] && [ "$reps" -ge 1 ] && [ "$blobs" -ge 1 ] ||
 	{ echo "bench/read.sh: --size, --reps and --blobs must be at least 1" >&2; exit 2; }
+# A bad --profile fails now, not in the guest after the measurements.
+[ -z "$profile" ] || python3 "$TOP/bench/guest-bench.py" --check-profile "$profile" || exit 2
 [ -n "$rand_ops" ] || rand_ops=$((size * 256 / 8 > 8192 ? 8192 : size * 256 / 8))
 [ $smoke = 1 ] && rand_ops=64
 sha_mib=$((size < 64 ? 8 : 64))

@@ -396,7 +396,8 @@ def tree_sums(mnt):
 def main():
     profiles = profile_specs(os.environ.get("RERO_BENCH_PROFILE", ""))
     info = {"kernel": os.uname().release, "cpus": os.cpu_count(), "cpu_model": cpu_model(),
-            "sha256_driver": sha256_driver(), "reps": REPS, "mem_total": meminfo("MemTotal")}
+            "sha256_driver": sha256_driver(), "reps": REPS, "mem_total": meminfo("MemTotal"),
+            "kernel_variant": os.environ.get("RERO_BENCH_VARIANT", "test")}
     log("guest: %s, %d CPUs, %s; sha256 driver %s" % (info["kernel"], info["cpus"], info["cpu_model"],
                                                       info["sha256_driver"]))
     for img in ("erofs-fsv.img", "erofs1k-fsv.img"):

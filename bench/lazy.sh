@@ -14,12 +14,20 @@
 # 256 MiB with RERO_LAZY_LONG=1), made by selftests/run.sh --images-only.
 #
 #   bash bench/lazy.sh        (after make module and make tools)
+# RERO_BENCH_KERNEL=bench (make bench): boot the bench kernel and its module
+# (make bench-module) instead of the test kernel.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${1:-}" != --guest ]; then
+	vmk=()
+	case ${RERO_BENCH_KERNEL:-test} in
+	test) ;;
+	bench) vmk=(--bench) ;;
+	*) echo "bench/lazy.sh: RERO_BENCH_KERNEL is test or bench, not $RERO_BENCH_KERNEL" >&2; exit 2 ;;
+	esac
 	[ -f "$TOP/build/selftests/lazy/meta.img" ] ||
 		RERO_BIN=$TOP/tools/target/release/rerofs bash "$TOP/selftests/run.sh" --images-only
-	exec "$TOP/selftests/vm-run" --idle-timeout 600 -- bash "$TOP/bench/lazy.sh" --guest
+	exec "$TOP/selftests/vm-run" "${vmk[@]}" --idle-timeout 600 -- bash "$TOP/bench/lazy.sh" --guest
 fi
 
 # ---------------------------------------------------------------- in the guest

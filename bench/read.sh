@@ -56,7 +56,9 @@
 #                contender C under `perf record -e cpu-clock -a` in the guest,
 #                and its top 40 symbols (where the time goes)
 # Environment: RERO_BIN (a rerofs binary to use instead of building one),
-# RERO_VM_LOCK (see selftests/vm-run).
+# RERO_VM_LOCK (see selftests/vm-run), RERO_BENCH_KERNEL=bench (make bench: boot
+# the bench kernel, without KASAN, lockdep and kmemleak, and its module, from
+# make bench-module; the default is the test kernel and rerofs.ko).
 # The guest is software-emulated here (no usable KVM): absolute figures are
 # small; compare the ratios measured in the same run. A full run takes hours.
 set -euo pipefail
@@ -97,7 +99,12 @@ if [ -z "${RERO_BIN:-}" ]; then
 	(cd "$TOP/tools" && "${RERO_CARGO:-cargo}" build -q --release) ||
 		{ echo "bench/read.sh: cannot build the rerofs tools" >&2; exit 1; }
 fi
-[ -f "$TOP/rerofs.ko" ] || { echo "bench/read.sh: build the module first (make module)" >&2; exit 1; }
+case ${RERO_BENCH_KERNEL:-test} in
+test) vmk=() module=$TOP/rerofs.ko variant=test ;;
+bench) vmk=(--bench) module=$TOP/build/bench-module/rerofs.ko variant=bench ;;
+*) echo "bench/read.sh: RERO_BENCH_KERNEL is test or bench, not $RERO_BENCH_KERNEL" >&2; exit 2 ;;
+esac
+[ -f "$module" ] || { echo "bench/read.sh: build the module first (make $([ $variant = bench ] && echo bench-module || echo module))" >&2; exit 1; }
 src=$(ls -d "$HOME"/.cache/rerofs/kernel/src-* 2>/dev/null | head -n1 || true)
 [ -n "$src" ] || { echo "bench/read.sh: no kernel source tree in ~/.cache/rerofs/kernel/src-* (make kernel)" >&2; exit 1; }
 
@@ -165,7 +172,7 @@ rm -rf "$d" "$out/data" "$out/layers" "$out/flat1k"
 
 mem=2G
 [ "$size" -gt 512 ] && mem=4G
-echo "bench: booting the test guest ($mem, kmemleak=off) with the images on a virtio disk" >&2
+echo "bench: booting the $variant kernel ($mem, kmemleak=off) with the images on a virtio disk" >&2
 set +e
 # kmemleak=off: the benchmark checks no leaks (the selftests do), and kmemleak's
 # tracking of every allocation costs a guest about a quarter of its time, more to
@@ -175,9 +182,9 @@ set +e
 # second vCPU costs the busy host CPU for nothing (see selftests/run.sh).
 cpus=2
 [ $smoke = 1 ] && cpus=1
-"$TOP/selftests/vm-run" --memory "$mem" --cpus "$cpus" --disk "$out/disk.ext4" --append kmemleak=off \
+"$TOP/selftests/vm-run" "${vmk[@]}" --memory "$mem" --cpus "$cpus" --disk "$out/disk.ext4" --append kmemleak=off \
 	--idle-timeout 1800 --timeout 43200 -- \
-	env RERO_BENCH_PROFILE="$profile" bash "$TOP/bench/guest-read.sh" "$reps" "$rand_ops" "$sha_mib" | tee "$out/guest.txt" | grep --line-buffered -v '^RESULT '
+	env RERO_BENCH_PROFILE="$profile" RERO_BENCH_VARIANT="$variant" bash "$TOP/bench/guest-read.sh" "$reps" "$rand_ops" "$sha_mib" | tee "$out/guest.txt" | grep --line-buffered -v '^RESULT '
 rc=${PIPESTATUS[0]}
 set -e
 rm -f "$out/disk.ext4"

@@ -48,8 +48,10 @@ def main():
             # The figure of each run, then the median of the figures.
             medians[w][c] = statistics.median(a / s * scale for s, a in runs)
     s = info["sha256"]
-    print("# guest: %s, %d CPUs, %s, %d MiB; %d repetition(s), %s"
-          % (info["kernel"], info["cpus"], info["cpu_model"], info["mem_total"] >> 20, info["reps"], kind))
+    variant = {"bench": "bench kernel: no KASAN, lockdep, kmemleak",
+               "test": "test kernel: KASAN, lockdep"}.get(info.get("kernel_variant", "test"), "?")
+    print("# guest: %s (%s), %d CPUs, %s, %d MiB; %d repetition(s), %s"
+          % (info["kernel"], variant, info["cpus"], info["cpu_model"], info["mem_total"] >> 20, info["reps"], kind))
     print("# sha256 driver %s: kernel %.1f MB/s (fs-verity enable of %d MiB, cached), "
           "OpenSSL (hashlib) %.1f MB/s per 4 KiB, %.1f MB/s in 1 MiB updates"
           % (info["sha256_driver"], s["kernel_fsverity_enable_MBps"], s["kernel_bytes"] >> 20,

@@ -10,13 +10,15 @@ CARGO_FUZZ_VERSION=0.13.2
 VENV=$RERO_CACHE/venv
 # The kernel is built with Debian's rustc-web (matched with rust-web-src), never rustup's.
 KMAKE_ARGS=(LLVM=-14 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc HOSTRUSTC=/usr/bin/rustc "BINDGEN=$BINDGEN")
-# Cache key: the source package version and the config fragment + build flags.
+# Cache key: the source package version and the config fragment(s) + build flags.
+# rero_kernel_key [bench]: the test kernel's, or the bench kernel's (the test
+# kernel's fragment with kernel/bench.config over it; its directory ends in -bench).
 rero_kernel_key() {
-	local ver
+	local ver h extra=
+	[ "${1:-}" = bench ] && extra=$RERO_TOP/kernel/bench.config
 	ver=$(dpkg-query -W -f='${Version}' linux-source-${KVER_PKG} 2>/dev/null || echo unknown)
-	local h
-	h=$( { cat "$RERO_TOP/kernel/rerofs.config" "$RERO_TOP/kernel/certs/rerofs-test-ca.pem"; echo "${KMAKE_ARGS[*]}"; dpkg-query -W -f='${Version}' rustc-web 2>/dev/null; } | sha256sum | cut -c1-16)
-	echo "${ver}-${h}"
+	h=$( { cat "$RERO_TOP/kernel/rerofs.config" ${extra:+"$extra"} "$RERO_TOP/kernel/certs/rerofs-test-ca.pem"; echo "${KMAKE_ARGS[*]}"; dpkg-query -W -f='${Version}' rustc-web 2>/dev/null; } | sha256sum | cut -c1-16)
+	echo "${ver}-${h}${extra:+-bench}"
 }
-rero_kdir() { echo "$RERO_CACHE/kernel/$(rero_kernel_key)"; }
+rero_kdir() { echo "$RERO_CACHE/kernel/$(rero_kernel_key "${1:-}")"; }
 export PATH=$RERO_CACHE/tools/bin:$VENV/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -220,8 +220,9 @@ fn end(batch: &mut FolioBatch, i: usize, r: &Result) {
     }
 }
 
-/// Runs of at least this many blocks are read asynchronously and finished on the
-/// read workqueue, in two halves (two CPUs), while the reader goes on.
+/// Runs of at least this many blocks, read directly or from a verified blob, are
+/// read asynchronously and finished on the read workqueue, in two halves (two
+/// CPUs), while the reader goes on.
 const PARALLEL_MIN_BLOCKS: usize = 8;
 
 /// With `io=direct`, runs of at least this many blocks (128 KiB: the long runs of
@@ -473,14 +474,22 @@ fn read_run(
         let r = finish_here(sbi, file, batch, i..i + k, &info, Err(err));
         return (k, r);
     }
+    // Short runs (small files) are read buffered: the backing file's own
+    // readahead then brings the files that follow in the blob too, which a
+    // tree walk reads next; long runs (io=direct) are read around it.
+    let direct = k >= DIRECT_MIN_BLOCKS && sbi.direct_io();
     // A run of PARALLEL_MIN_BLOCKS or more is read in two parts (its halves, so
     // that two CPUs verify them), each asynchronously where the backing file
     // allows (direct I/O) and finished on the read workqueue: this reader goes on
-    // (to the next readahead's I/O) meanwhile. A shorter run (a small file: the
-    // hop to a worker would cost more than it saves) and a part that cannot be
-    // handed over are read and finished here.
-    let h = if k >= PARALLEL_MIN_BLOCKS { k / 2 } else { k };
-    let asynchronous = k >= PARALLEL_MIN_BLOCKS;
+    // (to the next readahead's I/O) meanwhile. That only pays when the read is
+    // direct (in flight meanwhile) or its blocks are to be verified (on two
+    // CPUs): a buffered read of an unverified blob is done by the time it would
+    // be handed over, and the hop to a worker and back is all it would add.
+    // A shorter run (a small file: the hop would cost more than it saves), an
+    // unverified buffered one and a part that cannot be handed over are read
+    // and finished here.
+    let asynchronous = k >= PARALLEL_MIN_BLOCKS && (direct || file.is_verified());
+    let h = if asynchronous { k / 2 } else { k };
     let mut first_err = Ok(());
     for (range, j0) in [(i..i + h, 0), (i + h..i + k, h)] {
         if range.is_empty() {
@@ -491,10 +500,6 @@ fn read_run(
         let len = end.saturating_sub(at);
         let part = RunInfo { j0, ..info };
         let pos = dpos + at as u64;
-        // Short runs (small files) are read buffered: the backing file's own
-        // readahead then brings the files that follow in the blob too, which a
-        // tree walk reads next; long runs (io=direct) are read around it.
-        let direct = k >= DIRECT_MIN_BLOCKS && sbi.direct_io();
         let started = if asynchronous {
             crate::vfs::read_async(
                 inode,

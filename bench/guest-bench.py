@@ -3,8 +3,9 @@
 
 One process does every measurement (a python start costs seconds in the guest):
 it mounts every contender at once, then for each repetition runs each workload
-on each contender in turn (the contenders' order rotates from one repetition to
-the next), dropping the guest's caches before every cold run. It prints
+on each contender in turn (each rerofs contender next to its C peers, the groups
+rotating and the order reversed every other repetition: `run_order`), dropping
+the guest's caches before every cold run. It prints
 progress lines starting with "# " and, last, one line "RESULT <json>" with every
 sample, which bench/report.py turns into the table and the JSON file.
 
@@ -27,6 +28,24 @@ MS_RDONLY = 1
 LIBC = ctypes.CDLL(None, use_errno=True)
 CONTENDERS = ["rerofs-off", "rerofs-on", "rerofs-on-buf", "rerofs-enc", "erofs-loop", "erofs-file", "erofs-dmverity",
               "erofs-fsverity", "erofs-dmcrypt-verity"]
+# The order the contenders run in: each rerofs contender next to the C peers its
+# targets compare it with (rerofs-off and erofs-file; rerofs-on and dm-verity,
+# fs-verity; rerofs-enc and dm-crypt + dm-verity), so that a pair runs at nearly
+# the same host speed (which drifts by a third over minutes under TCG here).
+RUN_GROUPS = [["rerofs-off", "erofs-file"], ["rerofs-on", "erofs-dmverity", "erofs-fsverity"],
+              ["rerofs-enc", "erofs-dmcrypt-verity"], ["rerofs-on-buf", "erofs-loop"]]
+assert sorted(sum(RUN_GROUPS, [])) == sorted(CONTENDERS)
+
+
+def run_order(rep):
+    """Repetition rep's order: the groups rotated by one per repetition, and every
+    other repetition reversed (so that which of a pair runs first alternates);
+    a group is never split."""
+    k = rep % len(RUN_GROUPS)
+    order = sum(RUN_GROUPS[k:] + RUN_GROUPS[:k], [])
+    return order[::-1] if rep % 2 else order
+
+
 # mount-1k only: C EROFS file-backed mounting rerofs's own 1,000-blob image with
 # one `device=` per blob file, in slot order: the same files rerofs-off opens
 # (the other C contenders mount a one-device image of the same files).
@@ -432,7 +451,7 @@ def main():
         samples.setdefault(w, {}).setdefault(c, []).append(s)
 
     for rep in range(REPS):
-        order = CONTENDERS[rep % len(CONTENDERS):] + CONTENDERS[:rep % len(CONTENDERS)]
+        order = run_order(rep)
         for c in order:  # cold, then warm sequential read; page cache taken by the cold one
             mnt = "%s/%s" % (ROOT, c)
             drop_caches()

@@ -17,8 +17,10 @@
 #                   sectors) on dm-verity over the ciphertext (made in the guest)
 # with the images on one ext4 file system on a virtio disk (a host file), so
 # that dropping the guest's caches makes every cold read go to the "disk".
-# Workloads, each repetition running every contender in turn (the order rotates
-# from one repetition to the next), the caches dropped before every cold run:
+# Workloads, each repetition running every contender in turn (each rerofs
+# contender next to its C peers; the groups rotate from one repetition to the
+# next and every other repetition runs them backwards), the caches dropped
+# before every cold run:
 #   seq-cold   sequential read (1 MiB reads) of large random files, MB/s
 #   seq-warm   the same again, from the page cache, MB/s
 #   pagecache  growth of Cached (/proc/meminfo) over seq-cold, MiB

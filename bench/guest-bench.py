@@ -445,10 +445,15 @@ def main():
     log("%d big files, %d bytes; %d tree files; %d random preads; %d blobs in the mount image"
         % (len(big), info["big_bytes"], info["tree_files"], RAND_OPS, info["mount_blobs"]))
 
-    samples = {}  # workload -> contender -> [(seconds, amount)]
+    # workload -> contender -> [(seconds, amount)]; every workload's contenders in
+    # CONTENDERS order (the table's rows: report.py keeps this order), whatever
+    # order they run in.
+    samples = {w: {c: [] for c in CONTENDERS}
+               for w in ("seq-cold", "seq-warm", "pagecache", "rand-4k", "tree-read", "tree-stat")}
+    samples["mount-1k"] = {c: [] for c in CONTENDERS + MOUNT_ONLY}
 
     def add(w, c, s):
-        samples.setdefault(w, {}).setdefault(c, []).append(s)
+        samples[w][c].append(s)
 
     # Warm-up, not recorded: the first random reads of a boot ran about 50% slower
     # than the same contender's later runs (6.2 s against 3.6-4.1 s for rerofs-off,

@@ -25,15 +25,6 @@ UNITS = {
 }
 
 
-# The table's row order (the guest runs them in another: next to their peers).
-ROWS = ["rerofs-off", "rerofs-on", "rerofs-on-buf", "rerofs-enc", "erofs-loop", "erofs-file", "erofs-dmverity",
-        "erofs-fsverity", "erofs-dmcrypt-verity", "erofs-blobs"]
-
-
-def row_rank(c):
-    return ROWS.index(c) if c in ROWS else len(ROWS)
-
-
 def width(c):
     """The width of the ratio column of C-driver contender c."""
     return max(9, len(c.split("-", 1)[1]) + 1)
@@ -125,7 +116,7 @@ def main():
     order = ["seq-cold", "seq-warm", "rand-4k", "tree-read", "tree-stat", "mount-1k", "pagecache"]
     for w in order:
         unit = UNITS[w][0]
-        for c, v in sorted(medians[w].items(), key=lambda cv: row_rank(cv[0])):
+        for c, v in medians[w].items():  # the guest's CONTENDERS order
             row = "%-10s %-20s %12.1f %-7s" % (w, c, v, unit)
             for ref in C_DRIVER:
                 r = medians[w].get(ref)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -308,6 +309,13 @@ def profile(c, w, plan, src):
         print("# perf %s %s: %s" % (c, w, line.strip()), flush=True)
 
 
+def reader_cost(u0, u1, ops):
+    """(CPU microseconds, voluntary context switches) per operation between two
+    getrusage(RUSAGE_SELF) readings."""
+    cpu = (u1.ru_utime - u0.ru_utime) + (u1.ru_stime - u0.ru_stime)
+    return (cpu * 1e6 / max(ops, 1), (u1.ru_nvcsw - u0.ru_nvcsw) / max(ops, 1))
+
+
 def w_seq(mnt, plan):
     t0 = time.monotonic()
     n = sum(read_all(mnt + "/" + p) for p in plan["big"])
@@ -452,6 +460,12 @@ def main():
                for w in ("seq-cold", "seq-warm", "pagecache", "rand-4k", "tree-read", "tree-stat")}
     samples["mount-1k"] = {c: [] for c in CONTENDERS + MOUNT_ONLY}
 
+    # The reader's own cost per operation of the cold workloads (getrusage of this
+    # process: CPU in user space and the kernel, and how often it slept, on I/O or
+    # a lock): where two contenders make the same disk requests, this tells CPU
+    # from waiting (there is no PMU and no tracepoint in the guest).
+    reader = {w: {c: [] for c in CONTENDERS} for w in ("rand-4k", "tree-read", "tree-stat")}
+
     def add(w, c, s):
         samples[w][c].append(s)
 
@@ -482,9 +496,13 @@ def main():
             for c in order:
                 drop_caches()
                 r0 = disk_reads()
+                u0 = resource.getrusage(resource.RUSAGE_SELF)
                 s = fn("%s/%s" % (ROOT, c), plan)
+                cost = reader_cost(u0, resource.getrusage(resource.RUSAGE_SELF), s[1])
                 add(name, c, s)
-                log("rep %d %s %s: %.2f s (%s)" % (rep, c, name, s[0], io_since(r0)))
+                reader[name][c].append(cost)
+                log("rep %d %s %s: %.2f s (%s; reader per op: %.0f us CPU, %.2f sleeps)"
+                    % (rep, c, name, s[0], io_since(r0), cost[0], cost[1]))
         for c in order + MOUNT_ONLY:
             mnt = "%s/m1k-%s" % (ROOT, c)
             os.makedirs(mnt, exist_ok=True)
@@ -523,7 +541,7 @@ def main():
         run("veritysetup", "close", "bench-ctv-" + img)
     run("losetup", "-D")
     info["guest_seconds"] = round(time.monotonic() - T_START, 1)
-    print("RESULT " + json.dumps({"info": info, "samples": samples}), flush=True)
+    print("RESULT " + json.dumps({"info": info, "samples": samples, "reader": reader}), flush=True)
 
 
 main()

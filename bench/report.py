@@ -131,11 +131,19 @@ def main():
     enc, dmc = medians["seq-cold"].get("rerofs-enc"), medians["seq-cold"].get("erofs-dmcrypt-verity")
     if enc and dmc:
         print("# seq-cold: rerofs encrypted+verified / EROFS on dm-crypt on dm-verity: %.2fx" % (enc / dmc))
+    # The reader's CPU and sleeps per operation (medians), beside the table: with
+    # the same disk requests, a slower contender either spends more CPU per
+    # operation or waits longer per sleep.
+    for w, per in result.get("reader", {}).items():
+        cells = ["%s %.0f us %.2f" % (c, statistics.median(x[0] for x in runs), statistics.median(x[1] for x in runs))
+                 for c, runs in per.items() if runs]
+        print("# %s, the reader per op (CPU, sleeps): %s" % (w, ", ".join(cells)))
     targets = report_targets(samples, info)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     os.makedirs(out_dir, exist_ok=True)
     doc = {"kind": kind, "time": stamp, "info": info, "units": {w: UNITS[w][0] for w in UNITS},
-           "medians": medians, "targets": targets, "samples": samples}
+           "medians": medians, "targets": targets, "samples": samples,
+           "reader": result.get("reader", {})}
     path = os.path.join(out_dir, "read-%s-%s.json" % (kind, stamp))
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)

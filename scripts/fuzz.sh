@@ -8,7 +8,7 @@
 # --chunksize, --blobdev; rerofs mkfs: verity and --no-verity) under
 # build/fuzz/images, cuts the seed corpora from them (rust/format/examples/
 # fuzz_seeds.rs) into build/fuzz/seeds/TARGET, builds the targets, and runs each
-# one for N seconds (FUZZ_SECONDS, default 300; --smoke: 3), one after the other
+# one for N seconds (FUZZ_SECONDS, default 300; --smoke: 1), one after the other
 # in one process. New inputs are kept in build/fuzz/corpus/TARGET for the next run;
 # crashing inputs go to build/fuzz/artifacts/TARGET/; those that found a bug are
 # kept in rust/format/fuzz/regressions/TARGET/ and replayed by every run.
@@ -25,7 +25,7 @@ seconds=${FUZZ_SECONDS:-300}
 targets=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	--smoke) seconds=${FUZZ_SMOKE_SECONDS:-3} ;;
+	--smoke) seconds=${FUZZ_SMOKE_SECONDS:-1} ;;
 	--seconds) seconds=$2; shift ;;
 	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "fuzz: unknown option $1" >&2; exit 2 ;;

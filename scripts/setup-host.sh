@@ -5,7 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
 PKGS=(rustc-web rust-web-src rustfmt-web cargo-web linux-source-6.12
-	build-essential flex bison bc libelf-dev libssl-dev cpio kmod
+	build-essential flex bison bc libelf-dev libssl-dev libzstd-dev cpio kmod
 	clang-14 lld-14 llvm-14 libclang-dev qemu-system-x86 erofs-utils fsverity keyutils
 	busybox-static attr acl udev python3-venv util-linux openssl xz-utils pkg-config
 	cryptsetup-bin dmsetup docker-registry libclang-rt-14-dev)

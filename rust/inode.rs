@@ -78,5 +78,5 @@ pub(crate) fn iget(sb: &SuperBlock, nid: u64) -> Result<InodeRef> {
         time_sec: i64::try_from(d.mtime).map_err(|_| efscorrupted())?,
         time_nsec: d.mtime_nsec,
     };
-    Ok(new.init(&params, KBox::new(info, GFP_KERNEL)?))
+    new.init(&params, info)
 }

@@ -74,6 +74,13 @@ void rerofs_set_vfs_ops(const struct rerofs_vfs_ops *ops)
 	rerofs_ops = ops;
 }
 
+struct kmem_cache *rerofs_info_cache_create(const char *name, unsigned int size,
+					    unsigned int align)
+{
+	return kmem_cache_create(name, size, align,
+				 SLAB_RECLAIM_ACCOUNT | SLAB_ACCOUNT, NULL);
+}
+
 enum { Opt_device, Opt_blobdir, Opt_digest, Opt_verity, Opt_ondemand, Opt_key, Opt_io };
 
 static const struct constant_table rerofs_io_modes[] = {

@@ -47,6 +47,14 @@ struct rerofs_vfs_ops {
  * from this header by bindgen at build time (see Kbuild).
  */
 void rerofs_set_vfs_ops(const struct rerofs_vfs_ops *ops);
+
+struct kmem_cache;
+/*
+ * The slab cache of the per-inode data (kmem_cache_create is a macro in 6.12):
+ * accounted to the memory cgroup and reclaimable, as EROFS's inode cache.
+ */
+struct kmem_cache *rerofs_info_cache_create(const char *name, unsigned int size,
+					    unsigned int align);
 int rerofs_init_fs_context(struct fs_context *fc);
 loff_t rerofs_file_size(struct file *file);
 int rerofs_file_willneed(struct file *file, loff_t pos, loff_t len);

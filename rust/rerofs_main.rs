@@ -71,6 +71,7 @@ impl vfs::FileSystem for RerofsFs {
     type INodeData = inode::InodeInfo;
 
     const NAME: &'static CStr = c_str!("rerofs");
+    const INODE_CACHE_NAME: &'static CStr = c_str!("rerofs_inode_info");
 
     fn fill_super(
         sb: vfs::NewSuperBlock<Self>,

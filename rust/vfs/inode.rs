@@ -208,8 +208,11 @@ pub(crate) struct InodeParams {
 }
 
 impl<T: FileSystem> NewInode<T> {
-    /// Fills in the inode, gives it `info`, and unlocks it.
-    pub(crate) fn init(self, params: &InodeParams, info: KBox<T::INodeData>) -> InodeRef<T> {
+    /// Fills in the inode, gives it `info` (moved into an object of the type's
+    /// per-inode slab cache), and unlocks it. `ENOMEM` if that object cannot be
+    /// allocated: the inode is then marked bad and dropped.
+    pub(crate) fn init(self, params: &InodeParams, info: T::INodeData) -> Result<InodeRef<T>> {
+        let info = info_into_raw::<T>(info)?;
         let this = ManuallyDrop::new(self);
         let inode = this.0.as_ptr();
         // SAFETY: By the type invariant the inode is `I_NEW`: no one else looks at it
@@ -228,7 +231,7 @@ impl<T: FileSystem> NewInode<T> {
             i.i_atime_nsec = params.time_nsec;
             i.i_mtime_nsec = params.time_nsec;
             i.i_ctime_nsec = params.time_nsec;
-            i.i_private = KBox::into_raw(info).cast();
+            i.i_private = info.cast();
             bindings::set_nlink(inode, params.nlink);
             (*i.i_mapping).a_ops = Tables::<T>::aops();
             match params.typ {
@@ -254,8 +257,43 @@ impl<T: FileSystem> NewInode<T> {
         }
         // INVARIANT: the reference `NewInode` held passes to the `InodeRef`; the
         // inode is filled in and its `i_private` a valid `T::INodeData`.
-        InodeRef(this.0, PhantomData)
+        Ok(InodeRef(this.0, PhantomData))
     }
+}
+
+/// Moves `info` into a new object of the per-inode data cache; `ENOMEM` if none
+/// can be allocated.
+fn info_into_raw<T: FileSystem>(info: T::INodeData) -> Result<*mut T::INodeData> {
+    let cache = super::registration::info_cache();
+    if cache.is_null() {
+        return Err(EINVAL);
+    }
+    // SAFETY: `cache` is the live cache `Registration::new::<T>` made for objects of
+    // `T::INodeData`'s size and alignment (the type is registered: we are filling
+    // in one of its inodes).
+    let p = unsafe { bindings::kmem_cache_alloc_noprof(cache, bindings::GFP_KERNEL) };
+    let p = p.cast::<T::INodeData>();
+    if p.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `p` is a new object of the cache: valid for a write of a
+    // `T::INodeData` and aligned for it; nothing else refers to it.
+    unsafe { p.write(info) };
+    Ok(p)
+}
+
+/// Drops and frees per-inode data made by [`info_into_raw`].
+///
+/// # Safety
+///
+/// `p` came from `info_into_raw::<T>` and nothing refers to it any more.
+unsafe fn info_free<T: FileSystem>(p: *mut T::INodeData) {
+    // SAFETY: By the safety requirement `p` is a valid `T::INodeData` we own.
+    unsafe { ptr::drop_in_place(p) };
+    // SAFETY: `p` is an object of the cache, its value dropped just above; the
+    // cache outlives every inode of the type (it is destroyed after the type is
+    // unregistered and its mounts are gone).
+    unsafe { bindings::kmem_cache_free(super::registration::info_cache(), p.cast()) };
 }
 
 impl<T: FileSystem> Drop for NewInode<T> {
@@ -275,9 +313,9 @@ pub(super) unsafe extern "C" fn evict_inode_callback<T: FileSystem>(inode: *mut 
         core::mem::replace(&mut (*inode).i_private, ptr::null_mut())
     };
     if !info.is_null() {
-        // SAFETY: A non-null `i_private` came from `KBox::into_raw` in
+        // SAFETY: A non-null `i_private` came from `info_into_raw` in
         // `NewInode::init`, and the evicted inode no longer refers to it.
-        drop(unsafe { KBox::from_raw(info.cast::<T::INodeData>()) });
+        unsafe { info_free::<T>(info.cast()) };
     }
 }
 

@@ -75,6 +75,8 @@ pub(crate) trait FileSystem: Sized + 'static {
 
     /// The name of the file system type (`-t NAME`).
     const NAME: &'static CStr;
+    /// The name of the slab cache the per-inode data comes from (`/proc/slabinfo`).
+    const INODE_CACHE_NAME: &'static CStr;
 
     /// Sets up `sb` for the image at `source` with the mount options `opts`.
     fn fill_super(

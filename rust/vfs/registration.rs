@@ -5,6 +5,7 @@
 
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::ffi::{c_char, c_int};
 
 use kernel::bindings;
@@ -32,6 +33,17 @@ unsafe impl Sync for FsType {}
 
 static FS_TYPE: FsType = FsType(Opaque::uninit());
 
+/// The slab cache of the registered type's per-inode data
+/// ([`FileSystem::INodeData`]), made by [`Registration::new`] before the type is
+/// registered and destroyed after it is unregistered: non-null while any inode
+/// of the type can exist.
+static INFO_CACHE: AtomicPtr<bindings::kmem_cache> = AtomicPtr::new(ptr::null_mut());
+
+/// The slab cache of the registered type's per-inode data (see [`INFO_CACHE`]).
+pub(super) fn info_cache() -> *mut bindings::kmem_cache {
+    INFO_CACHE.load(Ordering::Acquire)
+}
+
 impl<T: FileSystem> Tables<T> {
     /// The Rust callbacks of the C fs_context glue and xattr handlers.
     const VFS_OPS: c::rerofs_vfs_ops = c::rerofs_vfs_ops {
@@ -57,6 +69,15 @@ pub(crate) struct Registration<T: FileSystem>(PhantomData<T>);
 impl<T: FileSystem> Registration<T> {
     /// Fills in and registers the file system type `T`.
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        let size = u32::try_from(core::mem::size_of::<T::INodeData>()).map_err(|_| EINVAL)?;
+        let align = u32::try_from(core::mem::align_of::<T::INodeData>()).map_err(|_| EINVAL)?;
+        // SAFETY: The name is a static C string (the cache keeps the pointer).
+        let cache =
+            unsafe { c::rerofs_info_cache_create(T::INODE_CACHE_NAME.as_char_ptr(), size, align) };
+        if cache.is_null() {
+            return Err(ENOMEM);
+        }
+        INFO_CACHE.store(cache, Ordering::Release);
         let t = FS_TYPE.0.get();
         // SAFETY: `t` points to static storage that nothing else accesses until it is
         // registered below; an all-zero `file_system_type` is a valid value.
@@ -71,7 +92,10 @@ impl<T: FileSystem> Registration<T> {
         // is registered or a mount of it is alive.
         unsafe { c::rerofs_set_vfs_ops(Tables::<T>::vfs_ops()) };
         // SAFETY: `t` is initialised and static, so it outlives the registration.
-        to_result(unsafe { bindings::register_filesystem(t) })?;
+        if let Err(e) = to_result(unsafe { bindings::register_filesystem(t) }) {
+            destroy_info_cache();
+            return Err(e);
+        }
         // INVARIANT: the type was registered just above.
         Ok(Self(PhantomData))
     }
@@ -84,6 +108,19 @@ impl<T: FileSystem> Drop for Registration<T> {
         // SAFETY: The type is unregistered and the module is going away, so no
         // mount of it is left to call back into Rust.
         unsafe { c::rerofs_set_vfs_ops(ptr::null()) };
+        destroy_info_cache();
+    }
+}
+
+/// Destroys the per-inode data cache once the type is unregistered (or failed to
+/// register): no mount of it is left (a mount holds the module), and a mount's
+/// inodes are all evicted, their data freed, before its `kill_sb` returns.
+fn destroy_info_cache() {
+    let cache = INFO_CACHE.swap(ptr::null_mut(), Ordering::AcqRel);
+    if !cache.is_null() {
+        // SAFETY: `cache` came from `rerofs_info_cache_create` and, as said above,
+        // holds no object and is used by no one any more.
+        unsafe { bindings::kmem_cache_destroy(cache) };
     }
 }
 

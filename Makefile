@@ -27,7 +27,7 @@ test-format:
 
 # Userspace CLI (rerofs mkfs/fsck/inspect); installed also as mkfs.rerofs and
 # fsck.rerofs so that `mkfs -t rerofs` and `fsck -t rerofs` work.
-tools:
+tools: setup
 	@cd tools && cargo build -q --release
 
 install: tools

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # mkfs benchmark: builds an image of a large real tree (by default the
-# extracted kernel source tree in ~/.cache/rerofs/kernel/src-*, ~1.5 GB, 90k
+# extracted kernel source tree in $RERO_CACHE/kernel/src-VERSION, ~1.5 GB, 90k
 # files) with `rerofs mkfs` (release build) and with erofs-utils'
 # `mkfs.erofs` (uncompressed, chunk-based with the same chunk size, file data
 # in a separate blob with --blobdev), in the same run, and prints wall time,
@@ -44,8 +44,8 @@ done
 die() { echo "mkfs.sh: $*" >&2; exit 1; }
 
 if [ -z "$src" ]; then
-	src=$(ls -d "$HOME"/.cache/rerofs/kernel/src-* 2>/dev/null | head -n1 || true)
-	[ -n "$src" ] || die "no kernel source tree in ~/.cache/rerofs/kernel/src-* (make kernel), or give --src DIR"
+	src=$(. "$(dirname "$0")/../scripts/env.sh" && rero_ksrc)
+	[ -f "$src/.rerofs-unpacked" ] || die "no kernel source tree in $src (make kernel), or give --src DIR"
 	[ $smoke = 1 ] && src=$src/fs
 fi
 [ -d "$src" ] || die "$src: not a directory"

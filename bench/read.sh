@@ -107,8 +107,8 @@ bench) vmk=(--bench) module=$TOP/build/bench-module/rerofs.ko variant=bench ;;
 *) echo "bench/read.sh: RERO_BENCH_KERNEL is test or bench, not $RERO_BENCH_KERNEL" >&2; exit 2 ;;
 esac
 [ -f "$module" ] || { echo "bench/read.sh: build the module first (make $([ $variant = bench ] && echo bench-module || echo module))" >&2; exit 1; }
-src=$(ls -d "$HOME"/.cache/rerofs/kernel/src-* 2>/dev/null | head -n1 || true)
-[ -n "$src" ] || { echo "bench/read.sh: no kernel source tree in ~/.cache/rerofs/kernel/src-* (make kernel)" >&2; exit 1; }
+src=$(rero_ksrc)
+[ -f "$src/.rerofs-unpacked" ] || { echo "bench/read.sh: no kernel source tree in $src (make kernel)" >&2; exit 1; }
 
 rm -rf "$out" && mkdir -p "$out/data/big" "$out/disk/blobs" "$out/disk/blobs1k" "$out/layers" "$out/flat1k"
 echo "bench: $size MiB of large files, tree of ${files/#0/all} files from $src, $blobs blobs, $reps repetition(s)" >&2

@@ -27,13 +27,8 @@ if [ -f "$KDIR/.rerofs-built" ]; then
 	echo "$KDIR"
 	exit 0
 fi
-SRC=$RERO_CACHE/kernel/src-$(dpkg-query -W -f='${Version}' linux-source-${KVER_PKG})
-if ! [ -f "$SRC/.rerofs-unpacked" ]; then
-	echo "kernel: unpacking $KSRC_TAR" >&2
-	rm -rf "$SRC" && mkdir -p "$SRC"
-	tar -xf "$KSRC_TAR" -C "$SRC" --strip-components=1
-	touch "$SRC/.rerofs-unpacked"
-fi
+SRC=$(rero_ksrc)
+rero_unpack_ksrc || { echo "kernel: cannot unpack $KSRC_TAR into $SRC" >&2; exit 1; }
 rm -rf "$KDIR" && mkdir -p "$KDIR"
 log=$KDIR/build.log
 echo "kernel: building ${variant:+the $variant kernel }in $KDIR (log: $log); 12 to 15 min on an idle 2-core machine, 20 or more on a busy one" >&2

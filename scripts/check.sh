@@ -26,7 +26,7 @@ fail_all() {
 	exit 1
 }
 
-timed setup bash scripts/setup-host.sh || fail_all "host set-up failed"
+timed setup bash scripts/setup-host.sh --with-kernel-source || fail_all "host set-up failed"
 # The host's speed now and at the end: machines of this kind differ, and one
 # machine's speed varies from hour to hour (the same make check took 725 s and
 # 1,055 s an hour apart): compare the figures of two runs with these.

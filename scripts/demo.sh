@@ -15,7 +15,7 @@ rm -rf "$out" && mkdir -p "$out/blobs" "$out/keys"
 . scripts/env.sh
 rerofs=$TOP/tools/target/release/rerofs
 # A real tree: the fs/ directory of the test kernel's source (2,500 files, 50 MB).
-src=${DEMO_TREE:-$(ls -d "$RERO_CACHE"/kernel/src-*/fs | head -n 1)}
+src=${DEMO_TREE:-$(rero_ksrc)/fs}
 
 echo "demo: a signing key for this demo, vouched for by the test CA built into the test kernel"
 ca=$TOP/kernel/certs/rerofs-test-ca

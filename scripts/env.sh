@@ -21,4 +21,21 @@ rero_kernel_key() {
 	echo "${ver}-${h}${extra:+-bench}"
 }
 rero_kdir() { echo "$RERO_CACHE/kernel/$(rero_kernel_key "${1:-}")"; }
+# The unpacked kernel source (the kernel builds and the module build use it).
+rero_ksrc() { echo "$RERO_CACHE/kernel/src-$(dpkg-query -W -f='${Version}' linux-source-${KVER_PKG})"; }
+# rero_unpack_ksrc: unpacks $KSRC_TAR into $(rero_ksrc) unless it is there (one
+# unpack at a time: a second caller waits for the first and finds it done).
+rero_unpack_ksrc() {
+	local src
+	src=$(rero_ksrc)
+	mkdir -p "$RERO_CACHE/kernel" || return 1
+	(
+		flock 9 || exit 1
+		[ -f "$src/.rerofs-unpacked" ] && exit 0
+		echo "kernel: unpacking $KSRC_TAR" >&2
+		rm -rf "$src" && mkdir -p "$src" &&
+			tar -xf "$KSRC_TAR" -C "$src" --strip-components=1 &&
+			touch "$src/.rerofs-unpacked"
+	) 9>"$src.lock"
+}
 export PATH=$RERO_CACHE/tools/bin:$VENV/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

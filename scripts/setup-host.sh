@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # Install everything rerofs needs on a Debian 12 machine. Idempotent; quiet when
 # everything is already present. Needs root (apt) the first time.
+#   --with-kernel-source   also unpack the kernel source (make check: it needs
+#                          it for the kernel and module builds), in the
+#                          background while the cargo tools below build: the
+#                          unpack (xz) keeps one core busy for about a minute.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
+ksrc=0
+for a; do
+	case $a in
+	--with-kernel-source) ksrc=1 ;;
+	*) echo "setup-host.sh: unknown argument $a" >&2; exit 2 ;;
+	esac
+done
 
 PKGS=(rustc-web rust-web-src rustfmt-web cargo-web linux-source-6.12
 	build-essential flex bison bc libelf-dev libssl-dev libzstd-dev cpio kmod
@@ -27,6 +38,12 @@ if [ "$a" != "$b" ]; then
 	exit 1
 fi
 
+unpack_pid=
+if [ $ksrc = 1 ] && ! [ -f "$(rero_ksrc)/.rerofs-unpacked" ]; then
+	rero_unpack_ksrc &
+	unpack_pid=$!
+fi
+
 mkdir -p "$RERO_CACHE/tools"
 if ! [ -x "$BINDGEN" ] || ! "$BINDGEN" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
 	echo "setup: building bindgen-cli $BINDGEN_VERSION from crates.io"
@@ -47,4 +64,9 @@ if [ -x "$HOME/.cargo/bin/cargo" ] &&
 	echo "setup: building cargo-fuzz $CARGO_FUZZ_VERSION from crates.io"
 	"$HOME/.cargo/bin/cargo" install -q cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked \
 		--root "$RERO_CACHE/tools"
+fi
+
+if [ -n "$unpack_pid" ] && ! wait "$unpack_pid"; then
+	echo "setup: cannot unpack $KSRC_TAR into $(rero_ksrc)" >&2
+	exit 1
 fi

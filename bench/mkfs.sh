@@ -44,8 +44,9 @@ done
 die() { echo "mkfs.sh: $*" >&2; exit 1; }
 
 if [ -z "$src" ]; then
-	src=$(. "$(dirname "$0")/../scripts/env.sh" && rero_ksrc)
-	[ -f "$src/.rerofs-unpacked" ] || die "no kernel source tree in $src (make kernel), or give --src DIR"
+	# (env.sh in a subshell: it would set PATH for the rest of this script too)
+	src=$(. "$(dirname "$0")/../scripts/env.sh" && rero_ksrc_unpacked && rero_ksrc) ||
+		die "no unpacked kernel source tree in \$RERO_CACHE/kernel (make kernel), or give --src DIR"
 	[ $smoke = 1 ] && src=$src/fs
 fi
 [ -d "$src" ] || die "$src: not a directory"

@@ -108,7 +108,7 @@ bench) vmk=(--bench) module=$TOP/build/bench-module/rerofs.ko variant=bench ;;
 esac
 [ -f "$module" ] || { echo "bench/read.sh: build the module first (make $([ $variant = bench ] && echo bench-module || echo module))" >&2; exit 1; }
 src=$(rero_ksrc)
-[ -f "$src/.rerofs-unpacked" ] || { echo "bench/read.sh: no kernel source tree in $src (make kernel)" >&2; exit 1; }
+rero_ksrc_unpacked || { echo "bench/read.sh: no kernel source tree in $src (make kernel)" >&2; exit 1; }
 
 rm -rf "$out" && mkdir -p "$out/data/big" "$out/disk/blobs" "$out/disk/blobs1k" "$out/layers" "$out/flat1k"
 echo "bench: $size MiB of large files, tree of ${files/#0/all} files from $src, $blobs blobs, $reps repetition(s)" >&2

@@ -23,6 +23,9 @@ rero_kernel_key() {
 rero_kdir() { echo "$RERO_CACHE/kernel/$(rero_kernel_key "${1:-}")"; }
 # The unpacked kernel source (the kernel builds and the module build use it).
 rero_ksrc() { echo "$RERO_CACHE/kernel/src-$(dpkg-query -W -f='${Version}' linux-source-${KVER_PKG})"; }
+# rero_ksrc_unpacked: true when the source is unpacked (whole: the marker is
+# written after tar succeeds).
+rero_ksrc_unpacked() { [ -f "$(rero_ksrc)/.rerofs-unpacked" ]; }
 # rero_unpack_ksrc: unpacks $KSRC_TAR into $(rero_ksrc) unless it is there (one
 # unpack at a time: a second caller waits for the first and finds it done).
 rero_unpack_ksrc() {
@@ -31,7 +34,7 @@ rero_unpack_ksrc() {
 	mkdir -p "$RERO_CACHE/kernel" || return 1
 	(
 		flock 9 || exit 1
-		[ -f "$src/.rerofs-unpacked" ] && exit 0
+		rero_ksrc_unpacked && exit 0
 		echo "kernel: unpacking $KSRC_TAR" >&2
 		rm -rf "$src" && mkdir -p "$src" &&
 			tar -xf "$KSRC_TAR" -C "$src" --strip-components=1 &&

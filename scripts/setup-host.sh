@@ -39,7 +39,7 @@ if [ "$a" != "$b" ]; then
 fi
 
 unpack_pid=
-if [ $ksrc = 1 ] && ! [ -f "$(rero_ksrc)/.rerofs-unpacked" ]; then
+if [ $ksrc = 1 ] && ! rero_ksrc_unpacked; then
 	rero_unpack_ksrc &
 	unpack_pid=$!
 fi
